@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# NativeReload build script. Same verbs as build.ps1 (keep the two in step):
+#   ./build.sh          build the native side (CMake) and the managed side (dotnet)
+#   ./build.sh run      build, then run the host on the sample: prints "message: ..." every second
+#   ./build.sh test     build, then native tests (ctest) and managed tests (dotnet test);
+#                       ends with "tests: N passed, M failed"
+#   ./build.sh bench    build, then the benchmarks (bench/README.md); "bench --full" for the record
+# Anything after "run" is passed to `nativereload run` (e.g. ./build.sh run --every 250ms).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+build_dir="${NATIVERELOAD_BUILD_DIR:-$root/build}"
+config="${CONFIG:-Release}"
+results="$root/artifacts/test-results"
+
+need() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "build.sh: '$1' not found. $2" >&2
+    exit 127
+  fi
+}
+
+check_tools() {
+  need cmake "Install CMake 3.20 or newer (Debian/Ubuntu: apt-get install cmake; macOS: brew install cmake)."
+  need dotnet "Install the .NET 10 SDK (https://dot.net; Debian: the dotnet-sdk-10.0 package from Microsoft's feed)."
+  if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1 && ! command -v clang >/dev/null 2>&1; then
+    echo "build.sh: no C compiler found. Install gcc or clang (Debian/Ubuntu: apt-get install build-essential; macOS: xcode-select --install)." >&2
+    exit 127
+  fi
+}
+
+build_native() {
+  cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE="$config" >/dev/null
+  cmake --build "$build_dir" --config "$config" --parallel
+}
+
+build_managed() {
+  dotnet build "$root/NativeReload.sln" -c "$config" --nologo -v quiet
+  dotnet publish "$root/managed/NativeReload.Cli" -c "$config" --nologo -v quiet -o "$root/artifacts/nativereload"
+}
+
+sample_library() {
+  case "$(uname -s)" in
+    Darwin) echo "$build_dir/lib/libgreeter.dylib" ;;
+    MINGW*|MSYS*|CYGWIN*) echo "$build_dir/lib/greeter.dll" ;;
+    *) echo "$build_dir/lib/libgreeter.so" ;;
+  esac
+}
+
+# Counts come from the runners' own result files, never from their console text.
+count_results() {
+  local passed=0 failed=0 n
+  local junit="$results/ctest.xml"
+  if [[ -f "$junit" ]]; then
+    local tests failures skipped
+    tests=$(grep -o '<testsuite [^>]*' "$junit" | grep -o ' tests="[0-9]*"' | grep -o '[0-9]*' | head -1)
+    failures=$(grep -o '<testsuite [^>]*' "$junit" | grep -o ' failures="[0-9]*"' | grep -o '[0-9]*' | head -1)
+    skipped=$(grep -o '<testsuite [^>]*' "$junit" | grep -o ' skipped="[0-9]*"' | grep -o '[0-9]*' | head -1)
+    passed=$((passed + ${tests:-0} - ${failures:-0} - ${skipped:-0}))
+    failed=$((failed + ${failures:-0}))
+  fi
+  for trx in "$results"/*.trx; do
+    [[ -f "$trx" ]] || continue
+    n=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' passed="[0-9]*"' | grep -o '[0-9]*'); passed=$((passed + ${n:-0}))
+    n=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' failed="[0-9]*"' | grep -o '[0-9]*'); failed=$((failed + ${n:-0}))
+    n=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' error="[0-9]*"' | grep -o '[0-9]*'); failed=$((failed + ${n:-0}))
+  done
+  echo "tests: $passed passed, $failed failed"
+}
+
+run_tests() {
+  rm -rf "$results" && mkdir -p "$results"
+  local status=0
+  ctest --test-dir "$build_dir" -C "$config" --output-on-failure --output-junit "$results/ctest.xml" || status=1
+  dotnet test "$root/tests/NativeReload.Tests" -c "$config" --no-build --nologo \
+    --logger "trx;LogFileName=managed.trx" --logger "console;verbosity=normal" \
+    --results-directory "$results" || status=1
+  if [[ ! -f "$results/ctest.xml" && ! -f "$results/managed.trx" ]]; then
+    echo "build.sh: no test results were written" >&2
+    status=1
+  fi
+  count_results
+  return $status
+}
+
+verb="${1:-build}"
+[[ $# -gt 0 ]] && shift
+case "$verb" in
+  build)
+    check_tools; build_native; build_managed
+    echo "built: host $root/artifacts/nativereload/nativereload, sample $(sample_library)" ;;
+  run)
+    check_tools; build_native; build_managed
+    exec "$root/artifacts/nativereload/nativereload" run "$(sample_library)" "$@" ;;
+  test)
+    check_tools; build_native; build_managed; run_tests ;;
+  bench)
+    check_tools; build_native; build_managed
+    exec "$root/bench/run.sh" "$@" ;;
+  -h|--help|help)
+    sed -n '2,9p' "$0" ;;
+  *)
+    echo "build.sh: unknown verb '$verb' (use: build, run, test, bench)" >&2; exit 2 ;;
+esac
