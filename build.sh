@@ -4,7 +4,8 @@
 #   ./build.sh run      build, then run the host on the sample: prints "message: ..." every second
 #   ./build.sh test     build, then native tests (ctest) and managed tests (dotnet test);
 #                       ends with "tests: N passed, M failed"
-#   ./build.sh bench    build, then the benchmarks (bench/README.md); "bench --full" for the record
+#   ./build.sh bench    build, then the benchmarks (bench/README.md): "--short" for a quick check,
+#                       "--full" for the record; both write docs/benchmarks.md
 # Anything after "run" is passed to `nativereload run` (e.g. ./build.sh run --every 250ms).
 set -euo pipefail
 
@@ -97,7 +98,7 @@ case "$verb" in
     check_tools; build_native; build_managed; run_tests ;;
   bench)
     check_tools; build_native; build_managed
-    exec "$root/bench/run.sh" "$@" ;;
+    exec dotnet run --project "$root/bench/NativeReload.Benchmarks" -c Release -- "$@" ;;
   -h|--help|help)
     sed -n '2,9p' "$0" ;;
   *)
