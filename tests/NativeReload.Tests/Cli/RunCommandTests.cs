@@ -1,0 +1,126 @@
+using System.Text.RegularExpressions;
+using NativeReload.Tests.Support;
+
+namespace NativeReload.Tests.Cli;
+
+/// <summary>The public contract of <c>nativereload run</c>, checked on the published host.</summary>
+[TestFixture]
+[NonParallelizable]
+public sealed partial class RunCommandTests
+{
+    private LibraryDirectory _dir = null!;
+    private string _shadowRoot = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = new LibraryDirectory();
+        _shadowRoot = Directory.CreateTempSubdirectory("nativereload-shadowroot-").FullName;
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        _dir.Dispose();
+        Directory.Delete(_shadowRoot, recursive: true);
+    }
+
+    [Test]
+    public void Run_PrintsOneMessageLinePerTick_AndExitsZero_AfterCount()
+    {
+        _dir.ReplaceByRename("greeter_v1");
+        using var host = new HostProcess(["run", _dir.LibraryPath, "--every", "20ms", "--count", "3"], _shadowRoot);
+
+        Assert.That(host.WaitForExit(), Is.EqualTo(0));
+        Assert.That(host.Stdout, Is.EqualTo(new[] { "message: Hello from v1", "message: Hello from v1", "message: Hello from v1" }));
+        Assert.That(host.Stderr, Is.Empty);
+        Assert.That(Directory.GetDirectories(_shadowRoot), Is.Empty, "shadow copies removed at exit");
+    }
+
+    [Test]
+    public void Run_CallsTheExportNamedByCall()
+    {
+        _dir.ReplaceByRename("greeter_v2");
+        using var host = new HostProcess(["run", _dir.LibraryPath, "--call", "get_message", "--count", "1"], _shadowRoot);
+        Assert.That(host.WaitForExit(), Is.EqualTo(0));
+        Assert.That(host.Stdout, Is.EqualTo(new[] { "message: Hello from v2" }));
+    }
+
+    [Test]
+    public void Run_ExitsOne_WithOneErrorLine_WhenTheFileIsMissing()
+    {
+        using var host = new HostProcess(["run", _dir.LibraryPath], _shadowRoot);
+        Assert.That(host.WaitForExit(), Is.EqualTo(1));
+        Assert.That(host.Stderr, Is.EqualTo(new[] { $"error: {_dir.LibraryPath}: file not found" }));
+        Assert.That(host.Stdout, Is.Empty);
+    }
+
+    [Test]
+    public void Run_ExitsOne_WhenTheExportIsMissing()
+    {
+        _dir.ReplaceByRename("greeter_v1");
+        using var host = new HostProcess(["run", _dir.LibraryPath, "--call", "no_such_export"], _shadowRoot);
+        Assert.That(host.WaitForExit(), Is.EqualTo(1));
+        Assert.That(host.Stderr, Is.EqualTo(new[] { $"error: {_dir.LibraryPath}: missing export no_such_export" }));
+    }
+
+    [Test]
+    public void Run_ExitsOne_WhenTheFileIsNotALibrary()
+    {
+        File.WriteAllText(_dir.LibraryPath, "<html>not a library</html>");
+        using var host = new HostProcess(["run", _dir.LibraryPath], _shadowRoot);
+        Assert.That(host.WaitForExit(), Is.EqualTo(1));
+        Assert.That(host.Stderr.Single(), Does.StartWith($"error: {_dir.LibraryPath}: not a shared library"));
+    }
+
+    private static readonly TestCaseData[] BadArguments =
+    [
+        new TestCaseData((object)Array.Empty<string>()).SetName("Run_ExitsTwo_WithUsage_WhenNoCommandIsGiven"),
+        new TestCaseData((object)new[] { "run" }).SetName("Run_ExitsTwo_WithUsage_WhenTheLibraryIsMissing"),
+        new TestCaseData((object)new[] { "run", "x.so", "--every", "5x" }).SetName("Run_ExitsTwo_WithUsage_WhenTheIntervalIsInvalid"),
+        new TestCaseData((object)new[] { "run", "x.so", "--count", "0" }).SetName("Run_ExitsTwo_WithUsage_WhenTheCountIsNotPositive"),
+        new TestCaseData((object)new[] { "run", "x.so", "--bogus" }).SetName("Run_ExitsTwo_WithUsage_OnAnUnknownOption"),
+    ];
+
+    [TestCaseSource(nameof(BadArguments))]
+    public void Run_ExitsTwo_WithUsage_OnBadArguments(string[] arguments)
+    {
+        using var host = new HostProcess(arguments, _shadowRoot);
+        Assert.That(host.WaitForExit(), Is.EqualTo(2));
+        Assert.That(host.Stderr, Has.Some.StartsWith("usage: nativereload run <library>"));
+        Assert.That(host.Stdout, Is.Empty);
+    }
+
+    [Test]
+    public void Run_ReportsReloadsAndFailures_OnStderr_AndKeepsServing_ThenExitsZeroOnSigterm()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Ignore("SIGTERM is a Unix signal");
+        }
+
+        _dir.ReplaceByRename("greeter_v1");
+        using var host = new HostProcess(["run", _dir.LibraryPath, "--every", "20ms"], _shadowRoot);
+        host.WaitForStdout("message: Hello from v1");
+
+        _dir.ReplaceByRename("greeter_v2");
+        host.WaitForStdout("message: Hello from v2");
+        host.WaitForStderr(l => ReloadedLine().IsMatch(l) && l.Contains("(generation 2,", StringComparison.Ordinal), "the reloaded line");
+
+        _dir.ReplaceByRename("greeter_nomsg");
+        string failure = $"reload failed: {_dir.LibraryPath}: missing export get_message; still running generation 2";
+        host.WaitForStderr(l => l == failure, "the reload failed line");
+        int before = host.Stdout.Count;
+        Eventually.That(() => host.Stdout.Count >= before + 3, "more ticks after the failure");
+        Assert.That(host.Stdout.Skip(before), Is.All.EqualTo("message: Hello from v2"), "the old generation keeps serving");
+
+        Assert.That(Directory.GetDirectories(_shadowRoot), Has.Length.EqualTo(1), "the host's shadow directory exists while it runs");
+        host.Terminate();
+        Assert.That(host.WaitForExit(), Is.EqualTo(0));
+        Assert.That(Directory.GetDirectories(_shadowRoot), Is.Empty, "SIGTERM removes the shadow copies");
+        Assert.That(host.Stderr.Count(l => l.StartsWith("reload failed:", StringComparison.Ordinal)), Is.EqualTo(1), "each failure is said once");
+    }
+
+    [GeneratedRegex(@"^reloaded .+ \(generation \d+, \d+(\.\d+)? ms\)$")]
+    private static partial Regex ReloadedLine();
+}
