@@ -59,6 +59,9 @@ internal static partial class Log
     [LoggerMessage(31, LogLevel.Debug, "File watcher error for {Path}; polling covers it")]
     public static partial void WatcherError(ILogger logger, Exception? exception, string path);
 
+    [LoggerMessage(33, LogLevel.Debug, "The directory of {Path} is gone; polling until it exists again")]
+    public static partial void WatchedDirectoryGone(ILogger logger, string path);
+
     [LoggerMessage(32, LogLevel.Debug, "Cannot watch {Directory} ({Reason}); polling only")]
     public static partial void CannotWatch(ILogger logger, string directory, string reason);
 }

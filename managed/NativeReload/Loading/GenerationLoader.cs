@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using NativeReload.Reloading;
 using NativeReload.ShadowCopying;
 
@@ -27,6 +28,15 @@ internal static class GenerationLoader
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new LibraryLoadException(filePath, ReloadFailureReason.IoError, $"cannot write shadow copy in {shadows.Path}: {e.Message}", e);
+        }
+
+        // The copy was written from the very bytes that were validated and hashed; check that the file the loader
+        // will open holds exactly them (a short write, a full disk or anyone touching the private directory).
+        string? copyHash = HashOf(copy);
+        if (!string.Equals(copyHash, candidate.ContentHash, StringComparison.Ordinal))
+        {
+            shadows.TryDeleteCopy(copy);
+            throw new LibraryLoadException(filePath, ReloadFailureReason.IoError, $"shadow copy {copy} does not hold the validated bytes (SHA-256 {copyHash ?? "unreadable"}, expected {candidate.ContentHash})");
         }
 
         nint handle;
@@ -63,6 +73,19 @@ internal static class GenerationLoader
             }
 
             throw new LibraryLoadException(filePath, ReloadFailureReason.InitFailed, $"binding exports failed: {OneLine(e.Message)}", e);
+        }
+    }
+
+    private static string? HashOf(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            return Convert.ToHexStringLower(SHA256.HashData(stream));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

@@ -9,14 +9,14 @@ public sealed class LibraryLoadException : Exception
     /// <summary>Creates the exception for <paramref name="filePath"/>.</summary>
     /// <param name="filePath">The library file the host was asked to load (not its shadow copy).</param>
     /// <param name="reason">The category of the failure.</param>
-    /// <param name="detail">One line that says what is wrong, without the file name.</param>
+    /// <param name="detail">One line that says what is wrong, without the file name (line breaks are folded into spaces).</param>
     /// <param name="innerException">The loader's or the file system's own exception, if any.</param>
     public LibraryLoadException(string filePath, ReloadFailureReason reason, string detail, Exception? innerException = null)
-        : base($"{filePath}: {detail}", innerException)
+        : base($"{filePath}: {OneLine(detail)}", innerException)
     {
         FilePath = filePath;
         Reason = reason;
-        Detail = detail;
+        Detail = OneLine(detail);
     }
 
     /// <summary>The library file the host was asked to load.</summary>
@@ -27,6 +27,9 @@ public sealed class LibraryLoadException : Exception
 
     /// <summary>The reason as one line, without the file name.</summary>
     public string Detail { get; }
+
+    private static string OneLine(string text) =>
+        string.Join(' ', (text ?? string.Empty).Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     /// <summary>True when the failure may disappear on its own because the file is still being written or replaced.</summary>
     internal bool IsTransient => Reason is ReloadFailureReason.FileMissing or ReloadFailureReason.Empty

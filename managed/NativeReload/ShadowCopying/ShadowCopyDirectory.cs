@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -16,16 +18,17 @@ namespace NativeReload.ShadowCopying;
 /// makes the host immune to all three.
 /// </para>
 /// <para>
-/// Security: the directory is created exclusively with an unpredictable name (<c>mkdtemp</c> on Unix,
-/// mode 0700), and every copy is created with <see cref="FileMode.CreateNew"/> (<c>O_EXCL</c>) under a
+/// Security: the directory is created exclusively with an unpredictable name (<c>mkdtemp</c> on Unix, under any
+/// root, mode 0700), and every copy is created with <see cref="FileMode.CreateNew"/> (<c>O_EXCL</c>) under a
 /// random name, so another user can neither predict nor pre-create a file the host will load.
 /// </para>
 /// <para>
 /// Crash cleanup: the directory holds an exclusively locked <c>.owner</c> file while its process
-/// lives. A later process that can take that lock knows the owner is gone and removes the directory.
+/// lives. A later process that can take that lock knows the owner is gone and removes the directory. Only
+/// directories named like ours (<c>nativereload-&lt;pid&gt;-&lt;random&gt;</c>) are ever considered.
 /// </para>
 /// </remarks>
-public sealed class ShadowCopyDirectory : IDisposable
+public sealed partial class ShadowCopyDirectory : IDisposable
 {
     /// <summary>Prefix of every per-process shadow directory under the root.</summary>
     public const string DirectoryPrefix = "nativereload-";
@@ -190,18 +193,33 @@ public sealed class ShadowCopyDirectory : IDisposable
 
     private static bool IsAbandoned(string directory)
     {
+        // Only directories this class made: "nativereload-<pid>-<random>". Anything else under the root (a user's
+        // "nativereload-main" checkout, a test's temporary directory) is never touched.
+        Match name = OwnedName().Match(System.IO.Path.GetFileName(directory));
+        if (!name.Success)
+        {
+            return false;
+        }
+
+        bool ownerAlive = !int.TryParse(name.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
+            || pid == Environment.ProcessId
+            || OperatingSystem.IsWindows()
+            || UnixDirectories.ProcessExists(pid);
         string ownerFile = System.IO.Path.Combine(directory, OwnerFileName);
         if (!File.Exists(ownerFile))
         {
-            // A directory still being set up by another process has no owner file for a moment:
-            // only take it when it is clearly old.
-            return Directory.GetLastWriteTimeUtc(directory) < DateTime.UtcNow.AddMinutes(-10);
+            // A directory still being set up has no owner file for a moment: take it only when its process is gone
+            // and it is not brand new (or, where pids cannot be checked, when it is clearly old).
+            DateTime written = Directory.GetLastWriteTimeUtc(directory);
+            return ownerAlive
+                ? written < DateTime.UtcNow.AddMinutes(-10)
+                : written < DateTime.UtcNow.AddSeconds(-10);
         }
 
         try
         {
             using var probe = new FileStream(ownerFile, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-            return true; // we could take the owner's lock: the owner is gone
+            return true; // we could take the owner's lock: the owner is gone (even if its pid was reused)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -212,10 +230,18 @@ public sealed class ShadowCopyDirectory : IDisposable
     private static string CreateExclusiveDirectory(string root)
     {
         string prefix = $"{DirectoryPrefix}{Environment.ProcessId}-";
-        if (!OperatingSystem.IsWindows() && PathsEqual(root, System.IO.Path.GetTempPath()))
+        if (!OperatingSystem.IsWindows())
         {
-            // mkdtemp: exclusive creation, random suffix, mode 0700.
-            return Directory.CreateTempSubdirectory(prefix).FullName;
+            // mkdtemp: exclusive creation (never reuses or follows an existing entry), mode 0700 whatever the umask;
+            // 64 random bits from us plus mkdtemp's own suffix make the name unguessable.
+            string created = UnixDirectories.MakeTemporaryDirectory(System.IO.Path.Combine(System.IO.Path.GetFullPath(root), prefix + RandomToken()));
+            UnixFileMode mode = File.GetUnixFileMode(created);
+            if ((mode & (UnixFileMode)0b000_111_111) != 0)
+            {
+                throw new IOException($"{created}: shadow directory is accessible to other users (mode {mode}); refusing to use it");
+            }
+
+            return created;
         }
 
         for (int attempt = 0; ; attempt++)
@@ -226,22 +252,13 @@ public sealed class ShadowCopyDirectory : IDisposable
                 continue; // astronomically unlikely; never reuse a name someone else made
             }
 
-            DirectoryInfo info = OperatingSystem.IsWindows()
-                ? Directory.CreateDirectory(path)
-                : Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            if (!OperatingSystem.IsWindows() && (info.UnixFileMode & (UnixFileMode)0b000_111_111) != 0)
-            {
-                throw new IOException($"{path}: shadow directory is accessible to other users (mode {info.UnixFileMode}); refusing to use it");
-            }
-
             Debug.Assert(attempt < 100);
-            return info.FullName;
+            return Directory.CreateDirectory(path).FullName;
         }
     }
 
-    private static bool PathsEqual(string a, string b) =>
-        string.Equals(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(a)),
-            System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(b)), StringComparison.Ordinal);
+    [GeneratedRegex(@"^nativereload-([0-9]+)-[0-9A-Za-z]{8,}$", RegexOptions.CultureInvariant)]
+    private static partial Regex OwnedName();
 
     private static string RandomToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
 }

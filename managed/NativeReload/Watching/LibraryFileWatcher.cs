@@ -23,6 +23,8 @@ internal sealed class LibraryFileWatcher : IDisposable
     private readonly List<FileSystemWatcher> _watchers = [];
     private FileStamp _lastStamp;
     private long _eventsSinceLastPoll;
+    private long _deletesSinceLastPoll;
+    private bool _directoryLost;
     private bool _disposed;
 
     public LibraryFileWatcher(string path, TimeSpan pollInterval, Action<FileChangeKind> onChange, ILogger logger)
@@ -55,42 +57,85 @@ internal sealed class LibraryFileWatcher : IDisposable
     private void Poll()
     {
         FileStamp stamp = FileStamp.Capture(_path);
-        bool missedByWatchers;
+        if (PollLocked(stamp))
+        {
+            _onChange(FileChangeKind.Polled);
+        }
+    }
+
+    /// <summary>Compares with the last stamp and repairs the watchers; true when the change must be reported.</summary>
+    private bool PollLocked(FileStamp stamp)
+    {
         lock (_gate)
         {
             if (_disposed)
             {
-                return;
+                return false;
             }
 
             FileStamp previous = _lastStamp;
             _lastStamp = stamp;
             long events = Interlocked.Exchange(ref _eventsSinceLastPoll, 0);
-            if (stamp == previous)
-            {
-                if (_watchers.Count == 0)
-                {
-                    CreateWatchers(); // the directory may exist again
-                }
+            long deletes = Interlocked.Exchange(ref _deletesSinceLastPoll, 0);
 
-                return;
+            // A watched directory that was deleted (cargo clean, rm -rf build) leaves its watcher deaf for good, even
+            // when a directory of the same name comes back: drop the watchers now, re-create them once it exists.
+            if (!WatchedDirectoriesExist())
+            {
+                if (!_directoryLost)
+                {
+                    _directoryLost = true;
+                    DisposeWatchers();
+                    Log.WatchedDirectoryGone(_logger, _path);
+                }
+            }
+            else if (_directoryLost)
+            {
+                _directoryLost = false;
+                WatcherRestarts++;
+                CreateWatchers();
+                return true; // the directory came back: look at the file even if its stamp looks the same
+            }
+            else if (stamp == previous && _watchers.Count == 0)
+            {
+                CreateWatchers(); // the directory may exist again
             }
 
-            missedByWatchers = events == 0;
-            bool targetMoved = !string.Equals(stamp.ResolvedPath, previous.ResolvedPath, StringComparison.Ordinal);
+            if (stamp == previous)
+            {
+                return false;
+            }
+
+            bool missedByWatchers = events == 0;
+            bool targetMoved = !string.Equals(stamp.ResolvedPath, previous.ResolvedPath, StringComparison.Ordinal)
+                || !string.Equals(stamp.LinkTarget, previous.LinkTarget, StringComparison.Ordinal);
             if (missedByWatchers)
             {
                 WatcherRestarts++;
                 Log.WatcherDeaf(_logger, _path);
             }
 
-            if (missedByWatchers || targetMoved)
+            // Re-create after anything that can leave a watcher on a stale directory: a miss, a delete (the
+            // directory itself may have gone and come back between two polls), or a symlink now pointing elsewhere.
+            if (missedByWatchers || targetMoved || deletes > 0)
             {
                 CreateWatchers();
             }
+
+            return true;
+        }
+    }
+
+    private bool WatchedDirectoriesExist()
+    {
+        if (!DirectoryOf(_path))
+        {
+            return false;
         }
 
-        _onChange(FileChangeKind.Polled);
+        return _lastStamp.LinkTarget is null || DirectoryOf(_lastStamp.ResolvedPath);
+
+        static bool DirectoryOf(string file) => Path.GetDirectoryName(file) is { } directory && Directory.Exists(directory);
     }
 
     private void CreateWatchers()
@@ -122,7 +167,11 @@ internal sealed class LibraryFileWatcher : IDisposable
             };
             watcher.Created += (_, _) => Raise(FileChangeKind.Created);
             watcher.Changed += (_, _) => Raise(FileChangeKind.Changed);
-            watcher.Deleted += (_, _) => Raise(FileChangeKind.Deleted);
+            watcher.Deleted += (_, _) =>
+            {
+                Interlocked.Increment(ref _deletesSinceLastPoll);
+                Raise(FileChangeKind.Deleted);
+            };
             watcher.Renamed += (_, _) => Raise(FileChangeKind.Renamed);
             watcher.Error += (_, e) =>
             {
