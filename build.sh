@@ -49,23 +49,32 @@ sample_library() {
   esac
 }
 
+# The value of attribute $2 in the XML start tag $1, or 0.
+attribute() {
+  local value
+  value=$(printf '%s' "$1" | grep -o " $2=\"[0-9]*\"" | grep -o '[0-9][0-9]*' | head -1 || true)
+  echo "${value:-0}"
+}
+
 # Counts come from the runners' own result files, never from their console text.
 count_results() {
   local passed=0 failed=0 n
   local junit="$results/ctest.xml"
   if [[ -f "$junit" ]]; then
-    local tests failures skipped
-    tests=$(grep -o '<testsuite [^>]*' "$junit" | grep -o ' tests="[0-9]*"' | grep -o '[0-9]*' | head -1)
-    failures=$(grep -o '<testsuite [^>]*' "$junit" | grep -o ' failures="[0-9]*"' | grep -o '[0-9]*' | head -1)
-    skipped=$(grep -o '<testsuite [^>]*' "$junit" | grep -o ' skipped="[0-9]*"' | grep -o '[0-9]*' | head -1)
+    local suite tests failures skipped
+    # ctest writes one attribute per line: join the file before reading the <testsuite> element.
+    suite=$(tr '\n\t' '  ' < "$junit" | grep -o '<testsuite [^>]*' | head -1 || true)
+    tests=$(attribute "$suite" tests); failures=$(attribute "$suite" failures); skipped=$(attribute "$suite" skipped)
     passed=$((passed + ${tests:-0} - ${failures:-0} - ${skipped:-0}))
     failed=$((failed + ${failures:-0}))
   fi
   for trx in "$results"/*.trx; do
     [[ -f "$trx" ]] || continue
-    n=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' passed="[0-9]*"' | grep -o '[0-9]*'); passed=$((passed + ${n:-0}))
-    n=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' failed="[0-9]*"' | grep -o '[0-9]*'); failed=$((failed + ${n:-0}))
-    n=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' error="[0-9]*"' | grep -o '[0-9]*'); failed=$((failed + ${n:-0}))
+    local counters
+    counters=$(tr '\n\t' '  ' < "$trx" | grep -o '<Counters [^>]*' | head -1 || true)
+    n=$(attribute "$counters" passed); passed=$((passed + n))
+    n=$(attribute "$counters" failed); failed=$((failed + n))
+    n=$(attribute "$counters" error); failed=$((failed + n))
   done
   echo "tests: $passed passed, $failed failed"
 }
