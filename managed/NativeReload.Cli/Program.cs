@@ -24,6 +24,7 @@ ILoggerFactory Loggers() => loggerFactory ??= LoggerFactory.Create(builder => bu
 var root = new RootCommand("nativereload: hot-reload a native shared library in a running .NET process.")
 {
     RunCommand.Create(Loggers, () => cancel.Token),
+    WatchCommand.Create(Loggers, () => cancel.Token),
 };
 root.Options.Add(verbosity);
 
@@ -35,7 +36,9 @@ if (parse.Errors.Count > 0)
         Console.Error.WriteLine($"error: {error.Message}");
     }
 
-    Console.Error.WriteLine("usage: nativereload run <library> [--call <export>] [--every <interval>] [--count <n>]  (nativereload --help for more)");
+    Console.Error.WriteLine("usage: nativereload run <library> [--call <export>] [--every <interval>] [--count <n>]");
+    Console.Error.WriteLine("       nativereload watch <library> --build <command> --source <dir> [--call <export>] [--every <interval>] [--count <n>]");
+    Console.Error.WriteLine("       (nativereload --help for more)");
     return ExitCodes.Usage;
 }
 

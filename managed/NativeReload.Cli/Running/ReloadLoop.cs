@@ -5,59 +5,103 @@ namespace NativeReload.Cli.Running;
 
 /// <summary>
 /// The classic demo loop: call an export once per tick, print <c>message: &lt;text&gt;</c> on stdout, and apply a
-/// validated reload at the top of each tick (the safe point), reporting reloads and failures on stderr.
+/// validated reload at the top of each tick (the safe point), reporting reloads and failures on stderr, one line each.
 /// </summary>
-internal static class ReloadLoop
+internal sealed class ReloadLoop : IDisposable
 {
-    public static int Run(RunSettings settings, TextWriter stdout, TextWriter stderr, ILoggerFactory loggers, CancellationToken cancel)
+    private readonly TextWriter _stderr;
+    private readonly AutoResetEvent _wake = new(false);
+
+    private ReloadLoop(ReloadableLibrary<MessageExport> library, TextWriter stderr)
     {
-        var options = new ReloadableLibraryOptions { ApplyMode = ApplyMode.AtSafePoint };
-        ReloadableLibrary<MessageExport> library;
+        Library = library;
+        _stderr = stderr;
+        library.Reloaded += (_, e) =>
+        {
+            if (DescribeReload(e) is { } line)
+            {
+                _stderr.WriteLine(line);
+            }
+        };
+        library.ReloadFailed += (_, e) =>
+            _stderr.WriteLine($"reload failed: {e.FilePath}: {e.Detail}; still running generation {e.RunningGeneration}");
+        library.GenerationRetired += (_, e) =>
+        {
+            if (e.Unmapped == false)
+            {
+                _stderr.WriteLine($"note: generation {e.Generation} of {e.FilePath} stays mapped (the loader does not unload it); its memory is kept until exit");
+            }
+        };
+    }
+
+    public ReloadableLibrary<MessageExport> Library { get; }
+
+    /// <summary>Loads the library; on failure prints <c>error: &lt;file&gt;: &lt;reason&gt;</c> and returns null.</summary>
+    /// <param name="libraryPath">The library file.</param>
+    /// <param name="export">The export to call each tick.</param>
+    /// <param name="stderr">Where reload lines go.</param>
+    /// <param name="loggers">Diagnostics.</param>
+    /// <param name="watchFile">Reload when the file changes; false when the caller reloads after its own builds.</param>
+    public static ReloadLoop? Open(string libraryPath, string export, TextWriter stderr, ILoggerFactory loggers, bool watchFile = true)
+    {
         try
         {
-            library = new ReloadableLibrary<MessageExport>(
-                settings.LibraryPath,
-                exports => new MessageExport(exports.Require(settings.Export)),
-                options,
+            var library = new ReloadableLibrary<MessageExport>(
+                libraryPath,
+                exports => new MessageExport(exports.Require(export)),
+                new ReloadableLibraryOptions { ApplyMode = ApplyMode.AtSafePoint, WatchForChanges = watchFile },
                 loggers.CreateLogger("NativeReload"));
+            return new ReloadLoop(library, stderr);
         }
         catch (LibraryLoadException e)
         {
             stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.LoadFailed;
+            return null;
         }
+    }
 
-        using (library)
+    /// <summary>
+    /// Turns a reload into its stderr line, or null to print nothing. The default is
+    /// <c>reloaded &lt;file&gt; (generation N, X ms)</c>; <c>watch</c> replaces it to speak of builds.
+    /// </summary>
+    public Func<ReloadedEventArgs, string?> DescribeReload { get; set; } = DefaultReloadLine;
+
+    /// <summary>The <c>run</c> command's reload line.</summary>
+    public static string DefaultReloadLine(ReloadedEventArgs e) =>
+        $"reloaded {e.FilePath} (generation {e.Generation}, {e.LoadDuration.TotalMilliseconds:F1} ms)";
+
+    /// <summary>Applies a pending reload and prints the new message now, without waiting for the next tick.</summary>
+    public void Wake() => _wake.Set();
+
+    /// <summary>Ticks until <paramref name="count"/> calls were made or <paramref name="cancel"/> fires.</summary>
+    public void Run(TimeSpan interval, long? count, TextWriter stdout, CancellationToken cancel)
+    {
+        WaitHandle[] waits = [cancel.WaitHandle, _wake];
+        for (long tick = 0; count is null || tick < count; tick++)
         {
-            library.Reloaded += (_, e) =>
-                stderr.WriteLine($"reloaded {e.FilePath} (generation {e.Generation}, {e.LoadDuration.TotalMilliseconds:F1} ms)");
-            library.ReloadFailed += (_, e) =>
-                stderr.WriteLine($"reload failed: {e.FilePath}: {e.Detail}; still running generation {e.RunningGeneration}");
-            library.GenerationRetired += (_, e) =>
+            if (tick > 0)
             {
-                if (e.Unmapped == false)
-                {
-                    stderr.WriteLine($"note: generation {e.Generation} of {e.FilePath} stays mapped (the loader does not unload it); its memory is kept until exit");
-                }
-            };
-
-            for (long tick = 0; settings.Count is null || tick < settings.Count; tick++)
-            {
-                if (tick > 0 && cancel.WaitHandle.WaitOne(settings.Interval))
+                int woke = WaitHandle.WaitAny(waits, interval);
+                if (woke == 0 || cancel.IsCancellationRequested)
                 {
                     break;
                 }
 
-                if (cancel.IsCancellationRequested)
+                if (woke == 1 && !Library.HasPendingReload)
                 {
-                    break;
+                    tick--; // nothing new to show: keep the rhythm
+                    continue;
                 }
-
-                library.ApplyPendingReload();
-                stdout.WriteLine($"message: {library.Current.Exports.Call()}");
             }
-        }
 
-        return ExitCodes.Success;
+            Library.ApplyPendingReload();
+            stdout.WriteLine($"message: {Library.Current.Exports.Call()}");
+        }
+    }
+
+    public void Dispose()
+    {
+        Library.Dispose();
+        _wake.Dispose();
     }
 }

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using NativeReload.Cli.Running;
+
+namespace NativeReload.Cli.Commands;
+
+/// <summary>
+/// <c>nativereload watch &lt;library&gt; --build "&lt;command&gt;" --source &lt;dir&gt; [--call ...] [--every ...] [--count ...]</c>:
+/// <c>run</c>, plus a rebuild whenever the sources change.
+/// </summary>
+internal static class WatchCommand
+{
+    public static Command Create(Func<ILoggerFactory> loggers, Func<CancellationToken> cancellation)
+    {
+        var loop = new LoopOptions();
+        var build = new Option<string>("--build") { Description = "The build command, run through the shell, e.g. \"cmake --build build\" or \"cargo build --offline\".", Required = true };
+        var source = new Option<string>("--source") { Description = "The source directory to watch (recursively).", Required = true };
+        var debounce = new Option<string>("--debounce")
+        {
+            Description = "Quiet time after the last saved file before a build starts.",
+            DefaultValueFactory = _ => "100ms",
+        };
+        debounce.Validators.Add(result =>
+        {
+            if (!IntervalParser.TryParse(result.GetValueOrDefault<string>() ?? string.Empty, out _, out string? error))
+            {
+                result.AddError($"--debounce: {error}");
+            }
+        });
+        source.Validators.Add(result =>
+        {
+            string? dir = result.GetValueOrDefault<string>();
+            if (dir is not null && !Directory.Exists(dir))
+            {
+                result.AddError($"--source: {dir}: directory not found");
+            }
+        });
+
+        var command = new Command("watch", "Like run, and rebuild the library with the build command whenever a source file changes.");
+        loop.AddTo(command);
+        command.Options.Add(build);
+        command.Options.Add(source);
+        command.Options.Add(debounce);
+        command.SetAction(parse =>
+        {
+            var settings = new WatchSettings(
+                parse.GetValue(loop.Library)!,
+                parse.GetValue(loop.Call)!,
+                loop.Interval(parse),
+                parse.GetValue(loop.Count),
+                parse.GetValue(build)!,
+                parse.GetValue(source)!,
+                IntervalParser.Parse(parse.GetValue(debounce)!));
+            return WatchSession.Run(settings, Console.Out, Console.Error, loggers(), cancellation());
+        });
+        return command;
+    }
+}

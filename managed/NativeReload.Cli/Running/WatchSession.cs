@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Logging;
+using NativeReload.Building;
+
+namespace NativeReload.Cli.Running;
+
+/// <summary>What <c>nativereload watch</c> was asked to do.</summary>
+internal sealed record WatchSettings(string LibraryPath, string Export, TimeSpan Interval, long? Count, string BuildCommand, string SourceDirectory, TimeSpan Debounce);
+
+/// <summary>
+/// Edit, save, see it: rebuilds on every source change (output prefixed with <c>build| </c> on stderr), reloads the
+/// library right after a successful build, and shows the new message at once. A failing build keeps the running
+/// generation and says so.
+/// </summary>
+internal static class WatchSession
+{
+    public const string OutputPrefix = "build| ";
+
+    public static int Run(WatchSettings settings, TextWriter stdout, TextWriter stderr, ILoggerFactory loggers, CancellationToken cancel)
+    {
+        string libraryDirectory = Path.GetDirectoryName(Path.GetFullPath(settings.LibraryPath))!;
+        var filter = new SourceChangeFilter(settings.SourceDirectory, [libraryDirectory]);
+        using var scheduler = new RebuildScheduler(settings.BuildCommand, settings.SourceDirectory, filter, settings.Debounce);
+        scheduler.BuildStarted += command => stderr.WriteLine($"build: {command}");
+        scheduler.BuildOutput += line => stderr.WriteLine(OutputPrefix + line);
+
+        // First build before the first load, so the host starts on what the sources say now.
+        BuildResult first = scheduler.BuildNowAsync(cancel).GetAwaiter().GetResult();
+        if (cancel.IsCancellationRequested)
+        {
+            return ExitCodes.Success;
+        }
+
+        if (!first.Succeeded)
+        {
+            stderr.WriteLine(File.Exists(settings.LibraryPath)
+                ? $"build failed (exit {first.ExitCode}); starting with the existing {settings.LibraryPath}"
+                : $"build failed (exit {first.ExitCode})");
+        }
+
+        using ReloadLoop? loop = ReloadLoop.Open(settings.LibraryPath, settings.Export, stderr, loggers);
+        if (loop is null)
+        {
+            return ExitCodes.LoadFailed;
+        }
+
+        var reporter = new BuildStatusReporter(loop, stderr);
+        scheduler.BuildStarted += _ => reporter.BuildStarted();
+        scheduler.BuildFinished += reporter.BuildFinished;
+        scheduler.Start();
+        loop.Run(settings.Interval, settings.Count, stdout, cancel);
+        return ExitCodes.Success;
+    }
+}

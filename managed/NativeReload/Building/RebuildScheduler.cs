@@ -1,0 +1,145 @@
+namespace NativeReload.Building;
+
+/// <summary>
+/// Watches a source tree and runs the build command when it changes: debounced, never two builds at once, and a
+/// change made while a build runs queues exactly one more build (however many files were saved meanwhile).
+/// </summary>
+/// <remarks>Callbacks run on the scheduler's own task, one at a time, in order.</remarks>
+public sealed class RebuildScheduler : IDisposable
+{
+    private readonly string _command;
+    private readonly string _workingDirectory;
+    private readonly SourceChangeFilter _filter;
+    private readonly TimeSpan _debounce;
+    private readonly FileSystemWatcher _watcher;
+    private readonly SemaphoreSlim _dirty = new(0, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+    private long _lastChange;
+
+    /// <summary>Creates the scheduler; call <see cref="Start"/> to begin watching.</summary>
+    /// <param name="command">The build command line.</param>
+    /// <param name="sourceDirectory">The tree to watch (recursively).</param>
+    /// <param name="filter">Which changes count.</param>
+    /// <param name="debounce">Quiet time after the last change before a build starts (editors write in several steps).</param>
+    /// <param name="workingDirectory">Where the command runs; default: the current directory.</param>
+    public RebuildScheduler(string command, string sourceDirectory, SourceChangeFilter filter, TimeSpan debounce, string? workingDirectory = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(command);
+        if (!Directory.Exists(sourceDirectory))
+        {
+            throw new DirectoryNotFoundException($"{sourceDirectory}: source directory not found");
+        }
+
+        _command = command;
+        _workingDirectory = workingDirectory ?? Directory.GetCurrentDirectory();
+        _filter = filter;
+        _debounce = debounce;
+        _watcher = new FileSystemWatcher(sourceDirectory)
+        {
+            IncludeSubdirectories = true,
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.DirectoryName,
+            InternalBufferSize = 64 * 1024,
+        };
+        _watcher.Created += (_, e) => OnChange(e.FullPath);
+        _watcher.Changed += (_, e) => OnChange(e.FullPath);
+        _watcher.Deleted += (_, e) => OnChange(e.FullPath);
+        _watcher.Renamed += (_, e) => OnChange(e.FullPath);
+        _watcher.Error += (_, _) => MarkDirty(); // lost events: build to be safe
+        _watcher.EnableRaisingEvents = true; // from now on: a save during the first build is not lost
+    }
+
+    /// <summary>A build is starting; the argument is the command line.</summary>
+    public event Action<string>? BuildStarted;
+
+    /// <summary>One line of the build's output.</summary>
+    public event Action<string>? BuildOutput;
+
+    /// <summary>A build ended.</summary>
+    public event Action<BuildResult>? BuildFinished;
+
+    /// <summary>How many builds ran so far.</summary>
+    public int BuildCount { get; private set; }
+
+    /// <summary>Runs one build now, on the caller's task (the initial build, before <see cref="Start"/>).</summary>
+    /// <param name="cancel">Stops the build.</param>
+    public Task<BuildResult> BuildNowAsync(CancellationToken cancel) => BuildAsync(cancel);
+
+    /// <summary>Starts building on changes. Changes seen since construction but after the last build started are built at once.</summary>
+    public void Start() => _loop = Task.Run(() => LoopAsync(_stop.Token));
+
+    /// <summary>Stops watching and kills a running build.</summary>
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _watcher.Dispose();
+        try
+        {
+            _loop?.Wait(TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+            // cancelled
+        }
+
+        _stop.Dispose();
+        _dirty.Dispose();
+    }
+
+    private void OnChange(string path)
+    {
+        if (_filter.IsRelevant(path))
+        {
+            MarkDirty();
+        }
+    }
+
+    private void MarkDirty()
+    {
+        Volatile.Write(ref _lastChange, Environment.TickCount64);
+        try
+        {
+            if (_dirty.CurrentCount == 0)
+            {
+                _dirty.Release(); // at most one pending build, however many saves
+            }
+        }
+        catch (Exception e) when (e is SemaphoreFullException or ObjectDisposedException)
+        {
+            // already pending, or shutting down
+        }
+    }
+
+    private async Task LoopAsync(CancellationToken cancel)
+    {
+        try
+        {
+            while (true)
+            {
+                await _dirty.WaitAsync(cancel).ConfigureAwait(false);
+                while (Environment.TickCount64 - Volatile.Read(ref _lastChange) < (long)_debounce.TotalMilliseconds)
+                {
+                    await Task.Delay(_debounce, cancel).ConfigureAwait(false);
+                }
+
+                await BuildAsync(cancel).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    private async Task<BuildResult> BuildAsync(CancellationToken cancel)
+    {
+        // Saves made before this build starts are in this build: forget them. Saves made while it
+        // runs re-arm the semaphore, which queues exactly one more build.
+        _dirty.Wait(0, CancellationToken.None);
+        BuildCount++;
+        BuildStarted?.Invoke(_command);
+        BuildResult result = await BuildCommandRunner.RunAsync(_command, _workingDirectory, line => BuildOutput?.Invoke(line), cancel).ConfigureAwait(false);
+        BuildFinished?.Invoke(result);
+        return result;
+    }
+}
