@@ -7,12 +7,13 @@ NativeReload build script: build, run, test, bench.
 
 .DESCRIPTION
   ./build.ps1          build the native side (CMake) and the managed side (dotnet)
-  ./build.ps1 run      build, then run the host on the sample: prints "message: ..." every second
+  ./build.ps1 run      build, then run the host on the sample: prints "message: ..." every second,
+                       and rebuilds + reloads it whenever a file in native/greeter/ is saved
   ./build.ps1 test     build, then native tests (ctest) and managed tests (dotnet test);
                        ends with "tests: N passed, M failed"
   ./build.ps1 bench    build, then the benchmarks (bench/README.md): "--short" for a quick check,
                        "--full" for the record; both write docs/benchmarks.md
-Anything after the verb is passed on (run: to `nativereload run`, e.g. ./build.ps1 run --every 250ms;
+Anything after the verb is passed on (run: to `nativereload watch`, e.g. ./build.ps1 run --every 250ms;
 bench: to the benchmark program). -Config Debug (or $env:CONFIG) picks the configuration (default Release);
 $env:NATIVERELOAD_BUILD_DIR moves the CMake build directory (default build/).
 #>
@@ -25,7 +26,7 @@ param(
     # CMake and dotnet configuration.
     [string] $Config = $(if ($env:CONFIG) { $env:CONFIG } else { 'Release' }),
 
-    # Passed on to `nativereload run` (run) or to the benchmark program (bench).
+    # Passed on to `nativereload watch` (run) or to the benchmark program (bench).
     [Parameter(ValueFromRemainingArguments = $true)]
     [string[]] $Rest = @()
 )
@@ -50,7 +51,7 @@ $usage = @'
 Usage: ./build.ps1 [build|run|test|bench|help] [-Config Release|Debug] [args...]
   build   (default) build the native side (CMake) and the managed side (dotnet)
   run     build, then run the host on the sample: prints "message: ..." every second
-          (args go to `nativereload run`, e.g. ./build.ps1 run --every 250ms)
+          (args go to `nativereload watch`, e.g. ./build.ps1 run --every 250ms)
   test    build, then native tests (ctest) and managed tests (dotnet test);
           ends with "tests: N passed, M failed"
   bench   build, then the benchmarks (bench/README.md): "--short" for a quick check,
@@ -204,7 +205,10 @@ switch -CaseSensitive ($Verb) {
     }
     'run' {
         Assert-Tools; Build-Native; Build-Managed
-        & $hostExe run (Get-SampleLibrary) @Rest
+        # The full loop: edit native/greeter/greeter.c, save, and the host rebuilds it and shows the new message.
+        & $hostExe watch (Get-SampleLibrary) `
+            --build "cmake --build `"$buildDir`" --config $Config --target greeter" `
+            --source (Join-Path $root 'native/greeter') @Rest
         exit $LASTEXITCODE
     }
     'test' {

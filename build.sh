@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # NativeReload build script. Same verbs as build.ps1 (keep the two in step):
 #   ./build.sh          build the native side (CMake) and the managed side (dotnet)
-#   ./build.sh run      build, then run the host on the sample: prints "message: ..." every second
+#   ./build.sh run      build, then run the host on the sample: prints "message: ..." every second,
+#                       and rebuilds + reloads it whenever a file in native/greeter/ is saved
 #   ./build.sh test     build, then native tests (ctest) and managed tests (dotnet test);
 #                       ends with "tests: N passed, M failed"
 #   ./build.sh bench    build, then the benchmarks (bench/README.md): "--short" for a quick check,
 #                       "--full" for the record; both write docs/benchmarks.md
-# Anything after "run" is passed to `nativereload run` (e.g. ./build.sh run --every 250ms).
+# Anything after "run" is passed to `nativereload watch` (e.g. ./build.sh run --every 250ms).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -102,7 +103,10 @@ case "$verb" in
     echo "built: host $root/artifacts/nativereload/nativereload, sample $(sample_library)" ;;
   run)
     check_tools; build_native; build_managed
-    exec "$root/artifacts/nativereload/nativereload" run "$(sample_library)" "$@" ;;
+    # The full loop: edit native/greeter/greeter.c, save, and the host rebuilds it and shows the new message.
+    exec "$root/artifacts/nativereload/nativereload" watch "$(sample_library)" \
+      --build "cmake --build \"$build_dir\" --config $config --target greeter" \
+      --source "$root/native/greeter" "$@" ;;
   test)
     check_tools; build_native; build_managed; run_tests ;;
   bench)
