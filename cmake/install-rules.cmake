@@ -1,15 +1,18 @@
-# install(): the export header(s) and the C sample library, plus a CMake
-# package (find_package(NativeReload) -> NativeReload::greeter,
-# NativeReload::headers) so another project can build plugins against the
-# same header. Fixtures and tests are build-tree only.
+# install(): the headers (nativereload_export.h and the plugin contract
+# nativereload.h) and the C sample libraries, plus a CMake package
+# (find_package(NativeReload) -> NativeReload::headers, NativeReload::greeter,
+# NativeReload::counter) so another project can build plugins against the
+# same headers. Fixtures, tests and the Rust samples are build-tree only.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(DIRECTORY "${PROJECT_SOURCE_DIR}/native/include/"
-  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
-  FILES_MATCHING PATTERN "*.h")
+# Listed by name, so a header that is not part of the API cannot slip in.
+install(FILES
+  "${PROJECT_SOURCE_DIR}/native/include/nativereload_export.h"
+  "${PROJECT_SOURCE_DIR}/native/include/nativereload.h"
+  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
-install(TARGETS greeter nativereload_headers
+install(TARGETS greeter counter nativereload_headers
   EXPORT NativeReloadTargets
   LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"   # .so / .dylib
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"   # .dll
