@@ -61,11 +61,14 @@ internal sealed class Report
         sb.AppendLine("|---|---|---|---|");
         foreach (Target t in _targets)
         {
-            string verdict = t.Met ? "**met**" : "**NOT met**";
-            if (t.BdnMet is { } bdn && bdn != t.Met)
+            // Call-cost targets have two measurements; a target is met only when both say so.
+            string verdict = (t.Met, t.BdnMet) switch
             {
-                verdict += bdn ? " (BDN median: met)" : " (BDN median: not met)";
-            }
+                (true, null or true) => "**met**",
+                (false, null or false) => "**NOT met**",
+                (true, false) => "**NOT met** by BenchmarkDotNet (met interleaved)",
+                (false, true) => "**NOT met** interleaved (met by BenchmarkDotNet)",
+            };
 
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {t.What} | {t.Goal} | {t.Measured} | {verdict} |");
         }
@@ -96,12 +99,13 @@ internal sealed class Report
         sb.AppendLine();
         sb.Append(RenderTargets());
         sb.AppendLine();
-        sb.AppendLine("Call-cost targets are judged on the **interleaved** measurement (below): every path is measured in the same");
-        sb.AppendLine("rounds, in shuffled order, and each path's best batch is its cost, so load from other processes (see the load");
-        sb.AppendLine("average above) cannot favour one path over another. BenchmarkDotNet runs one benchmark after the other, so on a");
-        sb.AppendLine("shared machine a change of load between two benchmarks changes their ratio; its median ratio is shown beside");
-        sb.AppendLine("each target, and the verdict says when it disagrees. \"× raw\" is relative to the raw cached");
-        sb.AppendLine("`delegate* unmanaged[Cdecl]` of the same category.");
+        sb.AppendLine("Call-cost targets are measured twice and are **met only when both measurements meet them**:");
+        sb.AppendLine("- the **interleaved** harness (first number): every path in the same rounds, in shuffled order, each path's best");
+        sb.AppendLine("  batch of 4096 calls; load from other processes (see the load average above) cannot favour one path. Calls in a");
+        sb.AppendLine("  loop overlap in the CPU, so a fixed per-call overhead weighs more here than per single call: stricter.");
+        sb.AppendLine("- **BenchmarkDotNet** medians (\"BDN median\"), one call per operation: the standard measure, but benchmarks run");
+        sb.AppendLine("  one after another, so on a shared machine a change of load between two of them moves their ratio.");
+        sb.AppendLine("\"× raw\" is relative to the raw cached `delegate* unmanaged[Cdecl]` of the same category.");
         sb.AppendLine();
         AppendInterleaved(sb);
         AppendCallTables(sb);
@@ -213,7 +217,7 @@ internal sealed class Report
 
     private void AppendInterleaved(StringBuilder sb)
     {
-        sb.AppendLine("## Call cost, interleaved (the numbers the targets use)");
+        sb.AppendLine("## Call cost, interleaved (first number of each call-cost target)");
         sb.AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture,
             $"{_settings.InterleavedRounds} rounds; each round runs 4096 calls of every path in a shuffled order (a loop of the same body as the");
