@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(11, LogLevel.Error, "An event handler of {File} threw; reloading goes on")]
     public static partial void HandlerError(ILogger logger, Exception exception, string file);
 
+    [LoggerMessage(12, LogLevel.Warning, "nr_unload of generation {Generation} of {File} returned {Result}")]
+    public static partial void UnloadHookFailed(ILogger logger, string file, long generation, int result);
+
     [LoggerMessage(20, LogLevel.Debug, "Shadow directory {Path} created")]
     public static partial void ShadowDirectoryCreated(ILogger logger, string path);
 

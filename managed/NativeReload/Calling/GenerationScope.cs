@@ -43,7 +43,7 @@ public readonly ref struct GenerationScope<TExports>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Dispose()
     {
-        Volatile.Write(ref _slot.Entries[_depth].Generation, null);
+        Volatile.Write(ref _slot.Entries[_depth].GenerationId, 0);
         _slot.Depth = _depth;
     }
 }

@@ -34,7 +34,8 @@ internal static class ReaderSlots
 
     internal struct Entry
     {
-        public LibraryGeneration? Generation;
+        /// <summary><see cref="LibraryGeneration.UniqueId"/> of the generation entered at this depth; 0 when free.</summary>
+        public long GenerationId;
     }
 
     internal sealed class ThreadSlot
@@ -63,7 +64,7 @@ internal static class ReaderSlots
                 Entry[] entries = slot.Entries;
                 for (int d = 0; d < entries.Length; d++)
                 {
-                    if (ReferenceEquals(Volatile.Read(ref entries[d].Generation), generation))
+                    if (Volatile.Read(ref entries[d].GenerationId) == generation.UniqueId)
                     {
                         return true;
                     }

@@ -16,7 +16,8 @@ internal static class GenerationLoader
         CandidateFile candidate,
         long number,
         ShadowCopyDirectory shadows,
-        Func<ExportResolver, TExports> bind)
+        Func<ExportResolver, TExports> bind,
+        uint? expectedApiVersion = null)
         where TExports : class
     {
         string filePath = candidate.FilePath;
@@ -61,7 +62,13 @@ internal static class GenerationLoader
                 throw new LibraryLoadException(filePath, ReloadFailureReason.MissingExport, $"missing {noun} {names}");
             }
 
-            return new LibraryGeneration<TExports>(number, filePath, copy, handle, candidate.ContentHash, exports);
+            Plugins.PluginHooks? plugin = Plugins.PluginHooks.Resolve(resolver);
+            if (plugin?.CheckVersions(expectedApiVersion) is { } mismatch)
+            {
+                throw new LibraryLoadException(filePath, ReloadFailureReason.AbiMismatch, mismatch);
+            }
+
+            return new LibraryGeneration<TExports>(number, filePath, copy, handle, candidate.ContentHash, exports) { Plugin = plugin };
         }
         catch (Exception e)
         {

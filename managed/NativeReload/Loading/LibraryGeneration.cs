@@ -12,6 +12,8 @@ namespace NativeReload.Loading;
 /// </remarks>
 public abstract class LibraryGeneration
 {
+    private static long s_lastUniqueId;
+
     private protected LibraryGeneration(long number, string filePath, string shadowPath, nint handle, string contentHash)
     {
         Number = number;
@@ -21,6 +23,12 @@ public abstract class LibraryGeneration
         ContentHash = contentHash;
         LoadedAt = DateTimeOffset.UtcNow;
     }
+
+    /// <summary>
+    /// Unique in the process (across libraries), never 0: what a call scope records in its thread's slot. A number
+    /// rather than a reference, so recording it costs a plain store instead of a GC write barrier.
+    /// </summary>
+    internal long UniqueId { get; } = Interlocked.Increment(ref s_lastUniqueId);
 
     /// <summary>1 for the first load, then one more per accepted reload.</summary>
     public long Number { get; }
@@ -39,6 +47,12 @@ public abstract class LibraryGeneration
 
     /// <summary>Time spent reading, validating, copying, loading and binding this generation.</summary>
     public TimeSpan LoadDuration { get; internal set; }
+
+    /// <summary>The plugin contract exports (<c>nativereload.h</c>) of this generation; null when it implements none.</summary>
+    internal Plugins.PluginHooks? Plugin { get; init; }
+
+    /// <summary>The <c>load_kind</c> of this generation's last <c>nr_load</c> (passed back to its <c>nr_unload</c>).</summary>
+    internal int LastLoadKind { get; set; }
 
     /// <summary>The OS handle. Valid until the generation is retired.</summary>
     internal nint Handle { get; }

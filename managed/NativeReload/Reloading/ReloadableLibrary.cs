@@ -24,9 +24,15 @@ namespace NativeReload.Reloading;
 /// generation after its last call returned (<see cref="ReaderSlots"/>).</para>
 /// <para>A failed load never touches the current generation: it keeps serving, and <see cref="ReloadFailed"/>
 /// says which file failed and why. The next change is tried again.</para>
-/// <para><b>Thread-safety:</b> all members are thread-safe. Events are raised on the background reload thread,
-/// except <see cref="Reloaded"/> and <see cref="GenerationRetired"/> in <see cref="ApplyMode.AtSafePoint"/> mode,
-/// which are raised by <see cref="ApplyPendingReload"/> on the caller's thread.</para>
+/// <para><b>Thread-safety:</b> all members are thread-safe. Events are raised on the thread that did the work: the
+/// background reload thread (or the caller of <see cref="Reload"/>); in <see cref="ApplyMode.AtSafePoint"/> mode
+/// <see cref="Reloaded"/>, and <see cref="GenerationRetired"/> for the generation it replaced, are raised by
+/// <see cref="ApplyPendingReload"/> on its caller's thread (a pending generation superseded by a newer one before any
+/// safe point is retired on the reload thread).</para>
+/// <para><b>Plugin contract:</b> a library that implements <c>native/include/nativereload.h</c> gets a host-owned
+/// <see cref="State"/> block and its <c>nr_load</c>/<c>nr_unload</c> hooks called while no thread is inside it (new
+/// calls wait for the moment of the swap); a refusing <c>nr_load</c> rolls back to the old generation
+/// (<c>docs/plugin-contract.md</c>). In safe-point mode that happens inside <see cref="ApplyPendingReload"/>.</para>
 /// </remarks>
 public sealed class ReloadableLibrary<TExports> : IDisposable
     where TExports : class
@@ -43,7 +49,9 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
     private readonly LibraryFileWatcher? _watcher;
     private readonly Thread? _worker;
     private volatile LibraryGeneration<TExports>? _current;
+    private volatile LibraryGeneration<TExports>? _swapping; // the old generation while plugin hooks run; _current is null then
     private LibraryGeneration<TExports>? _pending;
+    private Plugins.StateBlock? _state;
     private long _lastNumber;
     private long _lastChangeTimestamp;
     private int _lastChangeKind;
@@ -73,7 +81,8 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         {
             long started = Stopwatch.GetTimestamp();
             CandidateFile candidate = CandidateFile.Read(FilePath);
-            LibraryGeneration<TExports> first = GenerationLoader.Load(candidate, 1, _shadows, _bind);
+            LibraryGeneration<TExports> first = GenerationLoader.Load(candidate, 1, _shadows, _bind, _options.ExpectedApiVersion);
+            RunFirstLoadHook(first);
             first.LoadDuration = Stopwatch.GetElapsedTime(started);
             _current = first;
             _lastNumber = 1;
@@ -81,6 +90,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         }
         catch
         {
+            _state?.Dispose();
             _shadows.Dispose();
             throw;
         }
@@ -116,7 +126,13 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
     /// freed by a reload at any moment.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The library was disposed.</exception>
-    public LibraryGeneration<TExports> Current => _current ?? throw new ObjectDisposedException(GetType().Name, $"{FilePath} was disposed");
+    public LibraryGeneration<TExports> Current => _current ?? _swapping ?? throw new ObjectDisposedException(GetType().Name, $"{FilePath} was disposed");
+
+    /// <summary>
+    /// The host-owned state block of the plugin contract (<c>native/include/nativereload.h</c>): it survives every
+    /// reload and is freed on dispose. Null while no generation asked for state.
+    /// </summary>
+    public Plugins.StateBlock? State => _state;
 
     /// <summary>True when a validated generation waits for <see cref="ApplyPendingReload"/>.</summary>
     public bool HasPendingReload => Volatile.Read(ref _pending) is not null;
@@ -141,23 +157,28 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             ThrowTooDeep();
         }
 
-        ref LibraryGeneration? entry = ref slot.Entries[depth].Generation;
+        ref long entry = ref slot.Entries[depth].GenerationId;
         LibraryGeneration<TExports>? generation;
-        do
+        while (true)
         {
             generation = _current;
             if (generation is null)
             {
-                Volatile.Write(ref entry, null);
-                ThrowDisposed();
+                // Disposed, or plugin hooks are running (no call may enter then): wait for the swap to finish.
+                Volatile.Write(ref entry, 0);
+                WaitWhileSwapping();
+                continue;
             }
 
-            Volatile.Write(ref entry, generation);
+            Volatile.Write(ref entry, generation.UniqueId);
+            if (ReferenceEquals(generation, _current))
+            {
+                break;
+            }
         }
-        while (!ReferenceEquals(generation, _current));
 
         slot.Depth = depth + 1;
-        return new GenerationScope<TExports>(slot, depth, generation!);
+        return new GenerationScope<TExports>(slot, depth, generation);
     }
 
     /// <summary>
@@ -172,23 +193,8 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             return false;
         }
 
-        LibraryGeneration<TExports>? next;
-        LibraryGeneration<TExports>? old;
-        lock (_swapLock)
-        {
-            next = Interlocked.Exchange(ref _pending, null);
-            old = _current;
-            if (next is null || old is null)
-            {
-                return false;
-            }
-
-            _current = next;
-        }
-
-        RaiseReloaded(next, old);
-        Retire(old);
-        return true;
+        LibraryGeneration<TExports>? next = Interlocked.Exchange(ref _pending, null);
+        return next is not null && SwapIn(next);
     }
 
     /// <summary>
@@ -234,6 +240,11 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
 
             if (current is not null)
             {
+                if (current.Plugin is not null && ReaderSlots.WaitUntilUnused(current, _options.RetireTimeout))
+                {
+                    CallUnload(current); // give the state back before the code goes away
+                }
+
                 Retire(current);
             }
 
@@ -249,6 +260,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         }
 
         _shadows.Dispose();
+        _state?.Dispose();
         _stop.Dispose();
         _signal.Dispose();
     }
@@ -372,7 +384,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             LibraryGeneration<TExports> next;
             try
             {
-                next = GenerationLoader.Load(candidate, _lastNumber + 1, _shadows, _bind);
+                next = GenerationLoader.Load(candidate, _lastNumber + 1, _shadows, _bind, _options.ExpectedApiVersion);
             }
             catch (LibraryLoadException e)
             {
@@ -384,12 +396,12 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             next.LoadDuration = Stopwatch.GetElapsedTime(started);
             _lastNumber = next.Number;
             ClearFailure();
-            Publish(next);
-            return AttemptResult.Loaded;
+            return Publish(next) ? AttemptResult.Loaded : AttemptResult.Failed;
         }
     }
 
-    private void Publish(LibraryGeneration<TExports> next)
+    /// <summary>Makes <paramref name="next"/> pending (safe-point mode) or current; false when its load hook refused it.</summary>
+    private bool Publish(LibraryGeneration<TExports> next)
     {
         if (_options.ApplyMode == ApplyMode.AtSafePoint)
         {
@@ -400,20 +412,155 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             }
 
             Log.Pending(_logger, FilePath, next.Number);
-            return;
+            return true;
         }
 
+        return SwapIn(next);
+    }
+
+    /// <summary>Makes <paramref name="next"/> current. Returns false when its load hook refused and the old generation was kept.</summary>
+    private bool SwapIn(LibraryGeneration<TExports> next)
+    {
         LibraryGeneration<TExports>? old;
         lock (_swapLock)
         {
             old = _current;
+            if (old is null)
+            {
+                FreeAndDelete(next); // disposed meanwhile
+                return false;
+            }
+
+            if (old.Plugin is not null || next.Plugin is not null)
+            {
+                return SwapWithHooks(old, next);
+            }
+
             _current = next;
         }
 
-        if (old is not null)
+        RaiseReloaded(next, old);
+        Retire(old);
+        return true;
+    }
+
+    /// <summary>
+    /// The plugin contract's swap (see nativereload.h): close the door to new calls, wait until no call is inside the
+    /// old generation, old.nr_unload, new.nr_load; on refusal old.nr_load(ROLLBACK) and the old generation resumes.
+    /// Caller holds <c>_swapLock</c>.
+    /// </summary>
+    private bool SwapWithHooks(LibraryGeneration<TExports> old, LibraryGeneration<TExports> next)
+    {
+        _swapping = old;
+        _current = null; // Enter() waits from now on
+        if (!ReaderSlots.WaitUntilUnused(old, _options.RetireTimeout))
         {
+            _current = old;
+            _swapping = null;
+            FreeAndDelete(next);
+            ReportFailure(new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed,
+                $"a call stayed inside generation {old.Number} for {_options.RetireTimeout.TotalSeconds:F0} s, so its state could not be handed over; reload abandoned"), next.ContentHash);
+            return false;
+        }
+
+        CallUnload(old);
+        Plugins.StateBlock current = _state ??= Plugins.StateBlock.Allocate(0);
+        Plugins.StateBlock target = current.GrownTo(next.Plugin?.StateSize ?? 0);
+        int result = CallLoad(next, target, NativeReload.Plugins.NativeContract.Reload);
+        if (result == 0)
+        {
+            if (!ReferenceEquals(target, current))
+            {
+                current.Dispose();
+                _state = target;
+            }
+
+            _current = next;
+            _swapping = null;
             RaiseReloaded(next, old);
-            Retire(old);
+            FreeAndDelete(old); // nobody is inside it: the door was closed
+            return true;
+        }
+
+        // Refused: the old generation takes its own state back, untouched by the host.
+        if (!ReferenceEquals(target, current))
+        {
+            target.Dispose();
+        }
+
+        CallLoad(old, current, NativeReload.Plugins.NativeContract.Rollback);
+        _current = old;
+        _swapping = null;
+        _lastFailedHash = next.ContentHash;
+        FreeAndDelete(next);
+        ReportFailure(new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed,
+            $"nr_load returned {result}; rolled back to generation {old.Number} with its state"), next.ContentHash);
+        return false;
+    }
+
+    private void RunFirstLoadHook(LibraryGeneration<TExports> first)
+    {
+        if (first.Plugin is null)
+        {
+            return;
+        }
+
+        _state = Plugins.StateBlock.Allocate(first.Plugin.StateSize);
+        int result = CallLoad(first, _state, NativeReload.Plugins.NativeContract.FirstLoad);
+        if (result != 0)
+        {
+            FreeAndDelete(first);
+            throw new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed, $"nr_load returned {result} on the first load");
+        }
+    }
+
+    private static int CallLoad(LibraryGeneration generation, Plugins.StateBlock block, int loadKind)
+    {
+        if (generation.Plugin is not { } plugin)
+        {
+            return 0;
+        }
+
+        NativeReload.Plugins.NativeContract.HostState state = block.ToHostState(loadKind, generation.Number);
+        int result = plugin.Load(ref state);
+        if (result == 0)
+        {
+            generation.LastLoadKind = loadKind;
+            if (plugin.Info is not null)
+            {
+                block.Layout = plugin.StateLayout;
+            }
+        }
+
+        return result;
+    }
+
+    private void CallUnload(LibraryGeneration generation)
+    {
+        if (generation.Plugin is not { } plugin || _state is null)
+        {
+            return;
+        }
+
+        NativeReload.Plugins.NativeContract.HostState state = _state.ToHostState(generation.LastLoadKind, generation.Number);
+        int result = plugin.Unload(ref state);
+        if (result != 0)
+        {
+            Log.UnloadHookFailed(_logger, FilePath, generation.Number, result);
+        }
+    }
+
+    private void WaitWhileSwapping()
+    {
+        var spinner = default(SpinWait);
+        while (_current is null)
+        {
+            if (_swapping is null && Volatile.Read(ref _disposed) != 0)
+            {
+                ThrowDisposed();
+            }
+
+            spinner.SpinOnce(sleep1Threshold: 20);
         }
     }
 

@@ -34,6 +34,13 @@ public sealed class ReloadableLibraryOptions
     /// <summary>How long retiring a generation waits for calls still inside it before it gives up and keeps it loaded. Default 10 s.</summary>
     public TimeSpan RetireTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The host application's own API version that a library must report in <c>nr_plugin_info.api_version</c>
+    /// (see <c>native/include/nativereload.h</c>); a library reporting another one is refused. Null (default): not checked.
+    /// Libraries without <c>nr_get_plugin_info</c> are never checked.
+    /// </summary>
+    public uint? ExpectedApiVersion { get; set; }
+
     /// <summary>Where the per-process shadow directory is created. Default: <c>NATIVERELOAD_SHADOW_ROOT</c> or the temporary directory.</summary>
     public string? ShadowRoot { get; set; }
 }
