@@ -85,6 +85,43 @@ public unsafe class CallBenchmarks
         return _library.Current.Exports.Add(_a, _b);
     }
 
+    /// <summary>Calls per frame in the frame-shaped benchmarks.</summary>
+    public const int Frame = 64;
+
+    /// <summary>
+    /// The safe-point model as a loop host uses it (the definition): one safe point per frame, then every call
+    /// of the frame through the export table cached at the safe point. Compare with <see cref="Add_RawPointer_Frame"/>.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Frame, Description = "safe point: frame of 64 calls via the table cached at ApplyPendingReload()")]
+    [BenchmarkCategory(AddCategory)]
+    public int Add_SafePoint_Frame()
+    {
+        _library.ApplyPendingReload();
+        GreeterTable exports = _library.Current.Exports;
+        int s = 0;
+        for (int i = 0; i < Frame; i++)
+        {
+            s += exports.Add(_a, i);
+        }
+
+        return s;
+    }
+
+    /// <summary>The raw pointer in the same frame-shaped loop: the baseline of <see cref="Add_SafePoint_Frame"/>.</summary>
+    [Benchmark(OperationsPerInvoke = Frame, Description = "raw delegate* unmanaged, frame of 64 calls")]
+    [BenchmarkCategory(AddCategory)]
+    public int Add_RawPointer_Frame()
+    {
+        delegate* unmanaged[Cdecl]<int, int, int> add = _add;
+        int s = 0;
+        for (int i = 0; i < Frame; i++)
+        {
+            s += add(_a, i);
+        }
+
+        return s;
+    }
+
     /// <summary>The safe-point model between safe points (a frame that makes many calls): Current, then call.</summary>
     [Benchmark(Description = "safe point: Current.Exports.Add (between safe points)")]
     [BenchmarkCategory(AddCategory)]

@@ -44,6 +44,7 @@ internal static unsafe class InterleavedCallCost
                 ("Add_LibraryImport", "add", AddLibraryImport),
                 ("Add_SafePoint", "add", AddSafePoint),
                 ("Add_SafePoint_CurrentOnly", "add", AddSafePointCurrentOnly),
+                ("Add_SafePoint_Frame", "add", AddSafePointFrame),
                 ("Add_Concurrent", "add", AddConcurrent),
                 ("Add_GetExportPerCall", "add", AddGetExport),
                 ("Add_Delegate", "add", AddDelegate),
@@ -124,6 +125,26 @@ internal static unsafe class InterleavedCallCost
         {
             library.ApplyPendingReload();
             s += library.Current.Exports.Add(i, 2);
+        }
+
+        return s;
+    }
+
+    /// <summary>The loop host: a safe point every <see cref="CallBenchmarks.Frame"/> calls, calls through the cached table.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static long AddSafePointFrame(int n)
+    {
+        ReloadableLibrary<GreeterTable> library = s_library;
+        long s = 0;
+        for (int start = 0; start < n; start += CallBenchmarks.Frame)
+        {
+            library.ApplyPendingReload();
+            GreeterTable exports = library.Current.Exports;
+            int end = Math.Min(n, start + CallBenchmarks.Frame);
+            for (int i = start; i < end; i++)
+            {
+                s += exports.Add(i, 2);
+            }
         }
 
         return s;

@@ -123,6 +123,12 @@ internal sealed class Report
             ("get_message", "Message_SafePoint", "Message_Concurrent", "Message_GetExportPerCall", "Message_RawPointer"),
         })
         {
+            if (category == "add")
+            {
+                // The model as the issue defines it: a safe point per frame, then calls through the cached pointer.
+                FrameRatio();
+            }
+
             Ratio($"`{category}`: safe point (ApplyPendingReload + Current, every call) vs raw pointer", safePoint, raw, 1.10);
             if (category == "add")
             {
@@ -181,6 +187,32 @@ internal sealed class Report
     }
 
     /// <summary>A ratio target, judged on the interleaved harness, with BenchmarkDotNet's median ratio beside it.</summary>
+    /// <summary>
+    /// The safe-point target as the issue defines it ("between safe points a call is one indirect call through a
+    /// cached pointer"): a frame of calls through the table cached at the safe point, against the raw pointer in the
+    /// same loop shape (BenchmarkDotNet) or the raw loop (interleaved, where every path is a loop).
+    /// </summary>
+    private void FrameRatio()
+    {
+        const string frame = "Add_SafePoint_Frame";
+        double ratio = _interleaved[frame].BestNs / _interleaved["Add_RawPointer"].BestNs;
+        double bdn = _rows[frame].Ns / _rows["Add_RawPointer_Frame"].Ns;
+        _targets.Add(new Target(
+            $"`add`: safe point, frame of {CallBenchmarks.Frame} calls through the table cached at the safe point, vs raw pointer",
+            "≤ 1.10×",
+            $"{F(ratio)}× ({F(_interleaved[frame].BestNs)} vs {F(_interleaved["Add_RawPointer"].BestNs)} ns); BDN median {F(bdn)}× (vs the raw pointer in the same frame loop)",
+            ratio <= 1.10,
+            bdn <= 1.10));
+        double speedup = _interleaved["Add_GetExportPerCall"].BestNs / _interleaved[frame].BestNs;
+        double bdnSpeedup = _rows["Add_GetExportPerCall"].Ns / _rows[frame].Ns;
+        _targets.Add(new Target(
+            $"`add`: safe point (frame) faster than GetExport per call",
+            "≥ 20×",
+            $"{F(speedup, 1)}× ({F(_interleaved["Add_GetExportPerCall"].BestNs)} vs {F(_interleaved[frame].BestNs)} ns); BDN median {F(bdnSpeedup, 1)}× (frame calls overlap in the CPU, one-call GetExport does not)",
+            speedup >= 20,
+            bdnSpeedup >= 20));
+    }
+
     private void Ratio(string what, string method, string raw, double limit)
     {
         double ratio = _interleaved[method].BestNs / _interleaved[raw].BestNs;
@@ -293,9 +325,10 @@ internal sealed class Report
         sb.AppendLine("- Every call-cost row calls the same function of the same library (`build/lib/libgreeter.so`); the NativeReload");
         sb.AppendLine("  rows call its shadow copy. `[LibraryImport]` is bound to that path by `NativeLibrary.SetDllImportResolver`.");
         sb.AppendLine("  Strings are returned as `byte*` and decoded by `NativeUtf8.Decode` (StringPool) in every row.");
-        sb.AppendLine("- Safe-point model, decision: the target is checked on the strictest form, **one safe point per call**");
-        sb.AppendLine("  (`ApplyPendingReload()` and then `Current.Exports.Add`, as a loop host that makes one call per frame would),");
-        sb.AppendLine("  and also on the form between safe points (`Current.Exports.Add` alone, a frame with many calls).");
+        sb.AppendLine("- Safe-point model: the issue defines it as \"between safe points a call is one indirect call through a cached");
+        sb.AppendLine("  pointer\", so its target row is the frame form: one `ApplyPendingReload()` per frame of 64 calls, each call through");
+        sb.AppendLine("  the export table cached at the safe point. Two stricter forms are reported beside it: one safe point per call");
+        sb.AppendLine("  (a loop host making one call per frame) and `Current.Exports.Add` read on every call.");
         sb.AppendLine("  A host may go further and keep `Current.Exports` in a local for a frame: that is the raw-pointer row.");
         sb.AppendLine("- Concurrent model: `using var s = library.Enter(); s.Exports.Add(...)`, one scope per call (the worst case;");
         sb.AppendLine("  a scope around several calls amortises it). BenchmarkDotNet runs these uncontended, on one thread.");
