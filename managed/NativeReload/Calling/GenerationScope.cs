@@ -19,11 +19,13 @@ namespace NativeReload.Calling;
 public readonly ref struct GenerationScope<TExports>
     where TExports : class
 {
+    private readonly ref long _entry;
     private readonly ReaderSlots.ThreadSlot _slot;
     private readonly int _depth;
 
-    internal GenerationScope(ReaderSlots.ThreadSlot slot, int depth, LibraryGeneration<TExports> generation)
+    internal GenerationScope(ref long entry, ReaderSlots.ThreadSlot slot, int depth, LibraryGeneration<TExports> generation)
     {
+        _entry = ref entry;
         _slot = slot;
         _depth = depth;
         Generation = generation;
@@ -43,7 +45,7 @@ public readonly ref struct GenerationScope<TExports>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Dispose()
     {
-        Volatile.Write(ref _slot.Entries[_depth].GenerationId, 0);
+        Volatile.Write(ref _entry, 0);
         _slot.Depth = _depth;
     }
 }

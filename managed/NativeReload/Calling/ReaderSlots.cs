@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using NativeReload.Loading;
 
 namespace NativeReload.Calling;
@@ -32,16 +33,15 @@ internal static class ReaderSlots
     private static readonly Lock s_registryLock = new();
     private static readonly List<WeakReference<ThreadSlot>> s_registry = [];
 
-    internal struct Entry
-    {
-        /// <summary><see cref="LibraryGeneration.UniqueId"/> of the generation entered at this depth; 0 when free.</summary>
-        public long GenerationId;
-    }
-
     internal sealed class ThreadSlot
     {
-        public readonly Entry[] Entries = new Entry[MaxDepth];
+        /// <summary><see cref="LibraryGeneration.UniqueId"/> of the generation entered at each depth; 0 when free.</summary>
+        public readonly long[] Ids = new long[MaxDepth];
         public int Depth;
+
+        /// <summary>The entry at <paramref name="depth"/>, without a bounds check (the caller checked it against <see cref="MaxDepth"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ref long At(int depth) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Ids), depth);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -61,10 +61,10 @@ internal static class ReaderSlots
                     continue;
                 }
 
-                Entry[] entries = slot.Entries;
-                for (int d = 0; d < entries.Length; d++)
+                long[] ids = slot.Ids;
+                for (int d = 0; d < ids.Length; d++)
                 {
-                    if (Volatile.Read(ref entries[d].GenerationId) == generation.UniqueId)
+                    if (Volatile.Read(ref ids[d]) == generation.UniqueId)
                     {
                         return true;
                     }

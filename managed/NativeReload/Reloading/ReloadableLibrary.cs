@@ -157,7 +157,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             ThrowTooDeep();
         }
 
-        ref long entry = ref slot.Entries[depth].GenerationId;
+        ref long entry = ref slot.At(depth);
         LibraryGeneration<TExports>? generation;
         while (true)
         {
@@ -178,7 +178,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         }
 
         slot.Depth = depth + 1;
-        return new GenerationScope<TExports>(slot, depth, generation);
+        return new GenerationScope<TExports>(ref entry, slot, depth, generation);
     }
 
     /// <summary>
