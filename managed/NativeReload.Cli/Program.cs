@@ -25,6 +25,7 @@ var root = new RootCommand("nativereload: hot-reload a native shared library in 
 {
     RunCommand.Create(Loggers, () => cancel.Token),
     WatchCommand.Create(Loggers, () => cancel.Token),
+    WorkerSubcommand.Create(),
 };
 root.Options.Add(verbosity);
 
@@ -36,7 +37,7 @@ if (parse.Errors.Count > 0)
         Console.Error.WriteLine($"error: {error.Message}");
     }
 
-    Console.Error.WriteLine("usage: nativereload run <library> [--call <export>] [--every <interval>] [--count <n>]");
+    Console.Error.WriteLine("usage: nativereload run <library> [--call <export>] [--every <interval>] [--count <n>] [--isolate [--timeout <interval>]]");
     Console.Error.WriteLine("       nativereload watch <library> --build <command> --source <dir> [--call <export>] [--every <interval>] [--count <n>]");
     Console.Error.WriteLine("       (nativereload --help for more)");
     return ExitCodes.Usage;

@@ -1,0 +1,706 @@
+using System.Diagnostics;
+using System.Text;
+using CommunityToolkit.HighPerformance.Buffers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NativeReload.Loading;
+using NativeReload.Plugins;
+using NativeReload.Reloading;
+using NativeReload.ShadowCopying;
+using NativeReload.Watching;
+
+namespace NativeReload.Isolation;
+
+/// <summary>
+/// A native library that runs in a child worker process, so that a crash in it (a segfault, <c>abort()</c>, a stack
+/// overflow, <c>exit()</c>, or a hang) never takes this process down. Calls cross a Unix domain socket; strings and
+/// buffers are copied. When the worker dies, <see cref="Crashed"/> says how, and a new worker is started on the last
+/// generation that did not crash; the crashing build is not loaded again until the file changes.
+/// </summary>
+/// <remarks>
+/// <para>The host side does what <see cref="ReloadableLibrary{TExports}"/> does up to the loader: it watches the file,
+/// reads and validates it completely (<see cref="CandidateFile"/>), and writes the shadow copy. It keeps the copy of
+/// every generation that may have to be restarted. The worker checks the copy's hash, loads it, binds the required
+/// exports, checks the plugin contract's versions and runs <c>nr_unload</c>/<c>nr_load</c>.</para>
+/// <para>The plugin contract's state block lives in a memory-mapped file the host owns, so it outlives every worker.</para>
+/// <para><b>Thread-safety:</b> all members are thread-safe; calls are serialised (one request in flight per worker).
+/// A reload happens between two calls.</para>
+/// </remarks>
+public sealed class IsolatedLibrary : IDisposable
+{
+    private const int KeptGoodGenerations = 3;
+
+    private readonly IsolatedLibraryOptions _options;
+    private readonly ILogger _logger;
+    private readonly IsolatedWorkerCommand _command;
+    private readonly ShadowCopyDirectory _shadows;
+    private readonly Lock _lock = new();
+    private readonly List<HostGeneration> _good = []; // oldest first; the last one is the one to restart on
+    private readonly Dictionary<string, ExportName> _exportNames = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly LibraryFileWatcher? _watcher;
+    private readonly Thread? _reloadThread;
+    private WorkerProcess? _worker;
+    private HostGeneration? _current;
+    private SharedStateFile? _block;
+    private long _lastNumber;
+    private string? _crashedHash;
+    private string? _lastFailedHash;
+    private long _lastChangeTimestamp;
+    private int _lastChangeKind;
+    private int _disposed;
+
+    /// <summary>Loads <paramref name="filePath"/> in a new worker as generation 1 and, unless disabled, starts watching it.</summary>
+    /// <param name="filePath">The library file (the build output; only copies of it are loaded).</param>
+    /// <param name="options">Settings; null for the defaults.</param>
+    /// <param name="logger">Diagnostics; null for none.</param>
+    /// <exception cref="LibraryLoadException">The first load failed, or the worker crashed while loading it.</exception>
+    /// <exception cref="InvalidOperationException">No worker executable was configured or found.</exception>
+    public IsolatedLibrary(string filePath, IsolatedLibraryOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(filePath);
+        FilePath = Path.GetFullPath(filePath);
+        _options = options ?? new IsolatedLibraryOptions();
+        _logger = logger ?? NullLogger.Instance;
+        _command = _options.Worker ?? IsolatedWorkerCommand.Default();
+        _shadows = ShadowCopyDirectory.Create(_options.ShadowRoot, _logger);
+        try
+        {
+            LoadFirst();
+        }
+        catch
+        {
+            _worker?.Dispose();
+            _block?.Delete();
+            _shadows.Dispose();
+            throw;
+        }
+
+        if (_options.WatchForChanges)
+        {
+            _lastChangeTimestamp = Stopwatch.GetTimestamp();
+            _watcher = new LibraryFileWatcher(FilePath, _options.PollInterval, OnFileChanged, _logger);
+            _reloadThread = new Thread(ReloadLoop) { IsBackground = true, Name = "NativeReload isolated " + Path.GetFileName(FilePath) };
+            _reloadThread.Start();
+        }
+    }
+
+    /// <summary>A new generation took over in the worker.</summary>
+    public event EventHandler<ReloadedEventArgs>? Reloaded;
+
+    /// <summary>A change could not be loaded (or its <c>nr_load</c> refused); the current generation keeps serving.</summary>
+    public event EventHandler<ReloadFailedEventArgs>? ReloadFailed;
+
+    /// <summary>
+    /// The worker died or hung. Raised before the restart, once per death; <see cref="Generation"/> afterwards says
+    /// which generation runs now (0: none is left).
+    /// </summary>
+    public event EventHandler<WorkerCrashedEventArgs>? Crashed;
+
+    /// <summary>The library file (full path).</summary>
+    public string FilePath { get; }
+
+    /// <summary>The shadow directory holding the copies and the state block.</summary>
+    public string ShadowDirectory => _shadows.Path;
+
+    /// <summary>The generation the worker runs now; 0 when every loaded generation crashed and no new build came yet.</summary>
+    public long Generation
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _current?.Number ?? 0;
+            }
+        }
+    }
+
+    /// <summary>The worker's process id (0 when none runs).</summary>
+    public int WorkerProcessId
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _worker?.ProcessId ?? 0;
+            }
+        }
+    }
+
+    /// <summary>The <c>state_layout</c> of the generation that last accepted the state block (0: fresh or no block).</summary>
+    public uint StateLayout
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _block?.Layout ?? 0;
+            }
+        }
+    }
+
+    /// <summary>A copy of the state block's bytes as they are now (empty when no generation asked for state).</summary>
+    public byte[] StateSnapshot()
+    {
+        lock (_lock)
+        {
+            return _block?.Bytes.ToArray() ?? [];
+        }
+    }
+
+    /// <summary>Calls <c>const char* export(void)</c> in the worker; the string is copied (null for a null pointer).</summary>
+    /// <exception cref="WorkerCrashedException">The worker died or hung during the call (already restarted).</exception>
+    /// <exception cref="IsolatedCallException">The export does not exist in the running generation.</exception>
+    /// <exception cref="IsolatedLibraryUnavailableException">No generation can run.</exception>
+    public string? CallString(string export)
+    {
+        lock (_lock)
+        {
+            WorkerProcess worker = Ready();
+            ExportName name = NameOf(export);
+            worker.Writer.Start((byte)WorkerOp.CallString).WriteInt32(name.Id).WriteBytes(name.Utf8);
+            var answer = new FrameReader(Exchange(worker));
+            return (WorkerStatus)answer.ReadByte() switch
+            {
+                WorkerStatus.Ok => StringPool.Shared.GetOrAdd(answer.ReadBytes(), Encoding.UTF8),
+                WorkerStatus.NullString => null,
+                _ => throw new IsolatedCallException($"{FilePath}: {answer.ReadString()}"),
+            };
+        }
+    }
+
+    /// <summary>Calls <c>int32_t export(void)</c> in the worker.</summary>
+    /// <inheritdoc cref="CallString" path="/exception"/>
+    public int CallInt32(string export) => CallInt32(export, 0, 0, 0);
+
+    /// <summary>Calls <c>int32_t export(int32_t a, int32_t b)</c> in the worker.</summary>
+    /// <inheritdoc cref="CallString" path="/exception"/>
+    public int CallInt32(string export, int a, int b) => CallInt32(export, 2, a, b);
+
+    /// <summary>
+    /// Calls <c>int32_t export(const uint8_t* in, int32_t in_len, uint8_t* out, int32_t out_cap)</c> in the worker:
+    /// <paramref name="input"/> is copied in, and up to <paramref name="output"/>'s length of what the export wrote is
+    /// copied back. The export returns the number of bytes it wrote (or a negative error of its own).
+    /// </summary>
+    /// <returns>The export's return value; <c>min(max(result, 0), output.Length)</c> bytes of <paramref name="output"/> were filled.</returns>
+    /// <inheritdoc cref="CallString" path="/exception"/>
+    public int CallBuffer(string export, ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        lock (_lock)
+        {
+            WorkerProcess worker = Ready();
+            ExportName name = NameOf(export);
+            worker.Writer.Start((byte)WorkerOp.CallBuffer).WriteInt32(name.Id).WriteBytes(name.Utf8).WriteBytes(input).WriteInt32(output.Length);
+            var answer = new FrameReader(Exchange(worker));
+            if ((WorkerStatus)answer.ReadByte() != WorkerStatus.Ok)
+            {
+                throw new IsolatedCallException($"{FilePath}: {answer.ReadString()}");
+            }
+
+            int result = answer.ReadInt32();
+            int written = answer.ReadInt32();
+            ReadOnlySpan<byte> bytes = answer.ReadBytesRaw(written);
+            bytes.CopyTo(output);
+            return result;
+        }
+    }
+
+    /// <summary>Reads the file now, without waiting for the watcher. Failures and crashes are reported through the events.</summary>
+    public ReloadOutcome Reload() => Attempt(fromWatcher: false) switch
+    {
+        Outcome.Loaded => ReloadOutcome.Loaded,
+        Outcome.Unchanged => ReloadOutcome.Unchanged,
+        _ => ReloadOutcome.Failed,
+    };
+
+    /// <summary>Stops watching, lets the worker give the state back (<c>nr_unload</c>) and exit, and removes the copies and the block.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+        _watcher?.Dispose();
+        if (_reloadThread is not null && _reloadThread != Thread.CurrentThread)
+        {
+            _reloadThread.Join();
+        }
+
+        lock (_lock)
+        {
+            if (_worker is not null)
+            {
+                _worker.Shutdown(_options.CallTimeout);
+                _worker.Dispose();
+                _worker = null;
+            }
+
+            _current = null;
+            _block?.Delete();
+            _block = null;
+            _good.Clear();
+        }
+
+        _shadows.Dispose();
+        _stop.Dispose();
+        _signal.Dispose();
+    }
+
+    private enum Outcome
+    {
+        Loaded,
+        Unchanged,
+        Failed,
+        NotSettled,
+    }
+
+    private enum LoadStatus
+    {
+        Loaded,
+        Failed,
+        Refused,
+        Crashed,
+    }
+
+    private int CallInt32(string export, int count, int a, int b)
+    {
+        lock (_lock)
+        {
+            WorkerProcess worker = Ready();
+            ExportName name = NameOf(export);
+            worker.Writer.Start((byte)WorkerOp.CallInt32).WriteInt32(name.Id).WriteBytes(name.Utf8).WriteInt32(count).WriteInt32(a).WriteInt32(b);
+            var answer = new FrameReader(Exchange(worker));
+            return (WorkerStatus)answer.ReadByte() == WorkerStatus.Ok
+                ? answer.ReadInt32()
+                : throw new IsolatedCallException($"{FilePath}: {answer.ReadString()}");
+        }
+    }
+
+    private void LoadFirst()
+    {
+        long started = Stopwatch.GetTimestamp();
+        CandidateFile candidate = CandidateFile.Read(FilePath);
+        HostGeneration first = WriteGeneration(candidate, 1);
+        _lastNumber = 1;
+        StartWorker();
+        LoadResult result = LoadInWorker(first, NativeContract.FirstLoad);
+        switch (result.Status)
+        {
+            case LoadStatus.Loaded:
+                first.LoadDuration = Stopwatch.GetElapsedTime(started);
+                Adopt(first);
+                return;
+            case LoadStatus.Failed:
+                throw result.Failure!;
+            case LoadStatus.Refused:
+                throw new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed, $"nr_load returned {result.Refusal} on the first load");
+            default:
+                WorkerExit exit = _worker!.Finish(result.Lost!.TimedOut, _options.CallTimeout);
+                throw new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed, $"the worker crashed while loading generation 1 ({exit.Description})");
+        }
+    }
+
+    /// <summary>The running worker; throws when no generation can run.</summary>
+    private WorkerProcess Ready()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_worker is { } worker && _current is not null)
+        {
+            return worker;
+        }
+
+        throw new IsolatedLibraryUnavailableException(
+            $"{FilePath}: no generation can run (generation {_lastNumber} crashed and no earlier one is left); waiting for a new build");
+    }
+
+    /// <summary>One request/answer with the running generation; a death or a hang becomes a crash report and a restart.</summary>
+    private ReadOnlySpan<byte> Exchange(WorkerProcess worker)
+    {
+        try
+        {
+            return worker.Exchange(_options.CallTimeout);
+        }
+        catch (WorkerLostException lost)
+        {
+            WorkerCrashedEventArgs crash = ReportLost(lost, _current!, duringLoad: false);
+            RestartOnGood(NativeContract.Reload);
+            throw new WorkerCrashedException(crash);
+        }
+    }
+
+    private ExportName NameOf(string export)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(export);
+        if (!_exportNames.TryGetValue(export, out ExportName? name))
+        {
+            name = new ExportName(_exportNames.Count, Encoding.UTF8.GetBytes(export));
+            _exportNames.Add(export, name);
+        }
+
+        return name;
+    }
+
+    private HostGeneration WriteGeneration(CandidateFile candidate, long number)
+    {
+        string copy;
+        try
+        {
+            copy = _shadows.WriteCopy(Path.GetFileName(FilePath), number, candidate.Content);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LibraryLoadException(FilePath, ReloadFailureReason.IoError, $"cannot write shadow copy in {_shadows.Path}: {e.Message}", e);
+        }
+
+        return new HostGeneration(number, copy, candidate.ContentHash);
+    }
+
+    private void StartWorker()
+    {
+        Action<string> output = _options.WorkerOutput ?? (line => Console.Error.WriteLine("worker| " + line));
+        try
+        {
+            _worker = WorkerProcess.Start(_command, _shadows.Path, _options.StartTimeout, output);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            throw new LibraryLoadException(FilePath, ReloadFailureReason.LoaderRejected, e.Message, e);
+        }
+
+        IsolationLog.WorkerStarted(_logger, FilePath, _worker.ProcessId);
+    }
+
+    /// <summary>
+    /// Loads <paramref name="generation"/> in the running worker, growing the state block when the library asks for a
+    /// bigger one. <paramref name="loadKind"/> is used only when the worker runs no generation yet.
+    /// </summary>
+    private LoadResult LoadInWorker(HostGeneration generation, int loadKind)
+    {
+        WorkerProcess worker = _worker!;
+        SharedStateFile? offered = _block;
+        SharedStateFile? grown = null;
+        while (true)
+        {
+            FrameWriter request = worker.Writer.Start((byte)WorkerOp.Load)
+                .WriteInt64(generation.Number)
+                .WriteInt32(loadKind)
+                .WriteString(FilePath)
+                .WriteString(generation.CopyPath)
+                .WriteString(generation.ContentHash)
+                .WriteString(offered?.Path)
+                .WriteString(grown is not null ? _block?.Path : null)
+                .WriteInt32(_options.RequiredExports.Count);
+            foreach (string name in _options.RequiredExports)
+            {
+                request.WriteString(name);
+            }
+
+            request.WriteByte(_options.ExpectedApiVersion is null ? (byte)0 : (byte)1).WriteInt32(unchecked((int)(_options.ExpectedApiVersion ?? 0)));
+
+            FrameReader answer;
+            try
+            {
+                answer = new FrameReader(worker.Exchange(_options.CallTimeout));
+            }
+            catch (WorkerLostException lost)
+            {
+                grown?.Delete(); // partial writes into a block that never took over are dropped with it
+                return new LoadResult(LoadStatus.Crashed, Lost: lost);
+            }
+
+            switch ((WorkerStatus)answer.ReadByte())
+            {
+                case WorkerStatus.Ok:
+                    if (grown is not null)
+                    {
+                        _block?.Delete();
+                        _block = grown;
+                    }
+
+                    generation.LoadCompleted = true;
+                    return new LoadResult(LoadStatus.Loaded);
+                case WorkerStatus.NeedState when grown is null:
+                    grown = SharedStateFile.Create(_shadows.Path, (ulong)answer.ReadInt64());
+                    offered = grown;
+                    continue;
+                case WorkerStatus.LoadFailed:
+                    grown?.Delete();
+                    var reason = (ReloadFailureReason)answer.ReadInt32();
+                    return new LoadResult(LoadStatus.Failed, Failure: new LibraryLoadException(FilePath, reason, answer.ReadString() ?? "failed"));
+                case WorkerStatus.LoadRefused:
+                    grown?.Delete();
+                    return new LoadResult(LoadStatus.Refused, Refusal: answer.ReadInt32());
+                default:
+                    grown?.Delete();
+                    return new LoadResult(LoadStatus.Failed, Failure: new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed, "the worker broke the protocol while loading"));
+            }
+        }
+    }
+
+    /// <summary>Bookkeeping after a worker death: how it ended, the event, and the crashed generation is never restarted.</summary>
+    private WorkerCrashedEventArgs ReportLost(WorkerLostException lost, HostGeneration crashed, bool duringLoad)
+    {
+        WorkerExit exit = _worker!.Finish(lost.TimedOut, _options.CallTimeout);
+        _worker.Dispose();
+        _worker = null;
+        _current = null;
+        _crashedHash = crashed.ContentHash;
+        _good.Remove(crashed);
+        _shadows.TryDeleteCopy(crashed.CopyPath);
+
+        var crash = new WorkerCrashedEventArgs(FilePath, crashed.Number, exit, duringLoad);
+        IsolationLog.Crashed(_logger, FilePath, crashed.Number, exit.Description);
+        Raise(Crashed, crash);
+        return crash;
+    }
+
+    /// <summary>Starts a worker on the newest generation that did not crash; falls back to older ones; none left: unavailable.</summary>
+    private void RestartOnGood(int loadKind)
+    {
+        while (_good.Count > 0)
+        {
+            HostGeneration candidate = _good[^1];
+            try
+            {
+                StartWorker();
+            }
+            catch (LibraryLoadException e)
+            {
+                IsolationLog.StartFailed(_logger, FilePath, e.Detail);
+                break;
+            }
+
+            LoadResult result = LoadInWorker(candidate, loadKind);
+            if (result.Status == LoadStatus.Loaded)
+            {
+                _current = candidate;
+                IsolationLog.Restarted(_logger, FilePath, candidate.Number);
+                return;
+            }
+
+            if (result.Status == LoadStatus.Crashed)
+            {
+                ReportLost(result.Lost!, candidate, duringLoad: true);
+                loadKind = NativeContract.Rollback;
+                continue;
+            }
+
+            // It loads no more (its nr_load refuses what a newer generation left in the block): not a crash, but not usable.
+            _worker?.Shutdown(_options.CallTimeout);
+            _worker?.Dispose();
+            _worker = null;
+            _good.Remove(candidate);
+            _shadows.TryDeleteCopy(candidate.CopyPath);
+            string detail = result.Failure?.Detail ?? $"nr_load returned {result.Refusal}";
+            Raise(ReloadFailed, new ReloadFailedEventArgs(
+                new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed, $"generation {candidate.Number} cannot be restarted: {detail}"), 0));
+        }
+
+        _current = null;
+        IsolationLog.Unavailable(_logger, FilePath);
+    }
+
+    private void Adopt(HostGeneration generation)
+    {
+        _current = generation;
+        _good.Add(generation);
+        while (_good.Count > KeptGoodGenerations)
+        {
+            _shadows.TryDeleteCopy(_good[0].CopyPath);
+            _good.RemoveAt(0);
+        }
+    }
+
+    private void OnFileChanged(FileChangeKind kind)
+    {
+        Volatile.Write(ref _lastChangeKind, (int)kind);
+        Volatile.Write(ref _lastChangeTimestamp, Stopwatch.GetTimestamp());
+        if (_signal.CurrentCount == 0 && Volatile.Read(ref _disposed) == 0)
+        {
+            try
+            {
+                _signal.Release();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    private void ReloadLoop()
+    {
+        CancellationToken token = _stop.Token;
+        TimeSpan wait = Timeout.InfiniteTimeSpan;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                bool signalled = _signal.Wait(wait, token);
+                if (!signalled && wait == Timeout.InfiniteTimeSpan)
+                {
+                    continue;
+                }
+
+                WaitForQuiet(token);
+                token.ThrowIfCancellationRequested();
+                wait = Attempt(fromWatcher: true) == Outcome.NotSettled ? _options.QuietPeriod : Timeout.InfiniteTimeSpan;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                IsolationLog.ReloadError(_logger, e, FilePath); // never let the reload thread die
+                wait = Timeout.InfiniteTimeSpan;
+            }
+        }
+    }
+
+    private void WaitForQuiet(CancellationToken token)
+    {
+        while (true)
+        {
+            var kind = (FileChangeKind)Volatile.Read(ref _lastChangeKind);
+            TimeSpan required = kind == FileChangeKind.Renamed ? _options.RenameDebounce : _options.QuietPeriod;
+            TimeSpan since = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChangeTimestamp));
+            if (since >= required || token.WaitHandle.WaitOne(required - since))
+            {
+                return;
+            }
+        }
+    }
+
+    private Outcome Attempt(bool fromWatcher)
+    {
+        lock (_lock)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return Outcome.Failed;
+            }
+
+            long started = Stopwatch.GetTimestamp();
+            long running = _current?.Number ?? 0;
+            CandidateFile candidate;
+            try
+            {
+                candidate = CandidateFile.Read(FilePath);
+            }
+            catch (LibraryLoadException e) when (fromWatcher && e.IsTransient
+                && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChangeTimestamp)) < _options.SettleTimeout)
+            {
+                return Outcome.NotSettled;
+            }
+            catch (LibraryLoadException e)
+            {
+                Raise(ReloadFailed, new ReloadFailedEventArgs(e, running));
+                return Outcome.Failed;
+            }
+
+            if (_current is not null && string.Equals(candidate.ContentHash, _current.ContentHash, StringComparison.Ordinal))
+            {
+                return Outcome.Unchanged;
+            }
+
+            if (string.Equals(candidate.ContentHash, _crashedHash, StringComparison.Ordinal)
+                || (fromWatcher && string.Equals(candidate.ContentHash, _lastFailedHash, StringComparison.Ordinal)))
+            {
+                return Outcome.Failed; // this very build crashed or failed and was reported: wait for a new one
+            }
+
+            HostGeneration next;
+            try
+            {
+                next = WriteGeneration(candidate, _lastNumber + 1);
+            }
+            catch (LibraryLoadException e)
+            {
+                Raise(ReloadFailed, new ReloadFailedEventArgs(e, running));
+                return Outcome.Failed;
+            }
+
+            _lastNumber = next.Number;
+            int loadKind = NativeContract.Reload;
+            if (_worker is null)
+            {
+                // Every earlier generation crashed: a fresh worker, on the block as the last one left it.
+                try
+                {
+                    StartWorker();
+                }
+                catch (LibraryLoadException e)
+                {
+                    _shadows.TryDeleteCopy(next.CopyPath);
+                    Raise(ReloadFailed, new ReloadFailedEventArgs(e, running));
+                    return Outcome.Failed;
+                }
+
+                loadKind = _block?.EverLoaded == true ? NativeContract.Reload : NativeContract.FirstLoad;
+            }
+
+            LoadResult result = LoadInWorker(next, loadKind);
+            switch (result.Status)
+            {
+                case LoadStatus.Loaded:
+                    HostGeneration? previous = _current;
+                    Adopt(next);
+                    _lastFailedHash = null;
+                    Raise(Reloaded, new ReloadedEventArgs(FilePath, next.Number, previous?.Number ?? 0, Stopwatch.GetElapsedTime(started)));
+                    return Outcome.Loaded;
+                case LoadStatus.Crashed:
+                    ReportLost(result.Lost!, next, duringLoad: true);
+                    RestartOnGood(NativeContract.Rollback);
+                    return Outcome.Failed;
+                default:
+                    _shadows.TryDeleteCopy(next.CopyPath);
+                    _lastFailedHash = candidate.ContentHash;
+                    LibraryLoadException failure = result.Failure ?? new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed,
+                        running == 0 ? $"nr_load returned {result.Refusal}" : $"nr_load returned {result.Refusal}; rolled back to generation {running} with its state");
+                    if (_current is null)
+                    {
+                        _worker?.Shutdown(_options.CallTimeout);
+                        _worker?.Dispose();
+                        _worker = null;
+                    }
+
+                    Raise(ReloadFailed, new ReloadFailedEventArgs(failure, running));
+                    return Outcome.Failed;
+            }
+        }
+    }
+
+    private void Raise<T>(EventHandler<T>? handler, T args)
+    {
+        try
+        {
+            handler?.Invoke(this, args);
+        }
+        catch (Exception e)
+        {
+            IsolationLog.HandlerError(_logger, e, FilePath);
+        }
+    }
+
+    private sealed record ExportName(int Id, byte[] Utf8);
+
+    private readonly record struct LoadResult(LoadStatus Status, LibraryLoadException? Failure = null, int Refusal = 0, WorkerLostException? Lost = null);
+
+    /// <summary>A generation as the host knows it: its number, its copy (kept while it may be restarted) and its hash.</summary>
+    private sealed class HostGeneration(long number, string copyPath, string contentHash)
+    {
+        public long Number { get; } = number;
+
+        public string CopyPath { get; } = copyPath;
+
+        public string ContentHash { get; } = contentHash;
+
+        /// <summary>Its <c>nr_load</c> accepted the block at least once (so the block may hold its writes).</summary>
+        public bool LoadCompleted { get; set; }
+
+        public TimeSpan LoadDuration { get; set; }
+    }
+}
