@@ -122,7 +122,9 @@ internal sealed class LibraryFileWatcher : IDisposable
                 CreateWatchers();
             }
 
-            return true;
+            // Report only what the watchers did not: a change they reported is already being handled, and a second,
+            // "polled" signal would replace a rename's 5 ms debounce by the 50 ms quiet period of in-place writes.
+            return missedByWatchers || targetMoved;
         }
     }
 
