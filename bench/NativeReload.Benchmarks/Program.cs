@@ -13,11 +13,12 @@ namespace NativeReload.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full] [--out FILE]";
+    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full] [--out FILE] | --isolated";
 
     private static int Main(string[] args)
     {
         bool full = false;
+        bool isolatedOnly = false;
         string? output = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -25,6 +26,7 @@ internal static class Program
             {
                 case "--short": full = false; break;
                 case "--full": full = true; break;
+                case "--isolated": isolatedOnly = true; break;
                 case "--out" when i + 1 < args.Length: output = args[++i]; break;
                 case "-h" or "--help":
                     Console.WriteLine(Usage);
@@ -47,6 +49,20 @@ internal static class Program
         {
             Console.Error.WriteLine($"bench: {e.Message}");
             return 3;
+        }
+
+        if (isolatedOnly)
+        {
+            // Only the isolated mode's call cost, printed as the markdown section that docs/benchmarks.md gets in a full run.
+            IsolatedCallCost.Run? only = IsolatedCallCost.Measure(300, line => Console.WriteLine($"[bench] {line}"));
+            if (only is null)
+            {
+                return 3;
+            }
+
+            Console.WriteLine();
+            Console.WriteLine(IsolatedCallCost.Render(only));
+            return 0;
         }
 
         var total = Stopwatch.StartNew();
@@ -90,9 +106,17 @@ internal static class Program
         ReloadLatency.Result seed = ReloadLatency.MeasureSeed(settings.SeedSamples);
         Log($"  p50 {seed.P50:F1} ms, mean {seed.Mean:F1} ms, missed {seed.Missed}");
 
+        Log("isolated mode: call cost against the in-process call");
+        IsolatedCallCost.Run? isolated = IsolatedCallCost.Measure(full ? 600 : 200, Log);
+
         total.Stop();
         var report = new Report(settings with { LoadBefore = loadBefore, LoadAfter = LoadAverage() }, summary, interleaved, contention, rename, inPlace, seed, total.Elapsed);
         string markdown = report.Render();
+        if (isolated is not null)
+        {
+            markdown = markdown.TrimEnd() + Environment.NewLine + Environment.NewLine + IsolatedCallCost.Render(isolated);
+        }
+
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         File.WriteAllText(output, markdown);
         Console.WriteLine();
