@@ -13,12 +13,13 @@ namespace NativeReload.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full] [--out FILE] | --isolated";
+    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full|--isolated|--edit-to-live] [--out FILE] | --isolated";
 
     private static int Main(string[] args)
     {
         bool full = false;
         bool isolatedOnly = false;
+        bool editOnly = false;
         string? output = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -27,6 +28,7 @@ internal static class Program
                 case "--short": full = false; break;
                 case "--full": full = true; break;
                 case "--isolated": isolatedOnly = true; break;
+                case "--edit-to-live": editOnly = true; break;
                 case "--out" when i + 1 < args.Length: output = args[++i]; break;
                 case "-h" or "--help":
                     Console.WriteLine(Usage);
@@ -49,6 +51,20 @@ internal static class Program
         {
             Console.Error.WriteLine($"bench: {e.Message}");
             return 3;
+        }
+
+        if (editOnly)
+        {
+            // Only issue 6's edit-to-live figure, printed as the markdown section docs/benchmarks.md gets in a full run.
+            EditToLive.Result? edits = EditToLive.Measure(20, line => Console.WriteLine($"[bench] {line}"));
+            if (edits is null)
+            {
+                return 3;
+            }
+
+            Console.WriteLine();
+            Console.WriteLine(EditToLive.Render(edits));
+            return 0;
         }
 
         if (isolatedOnly)
@@ -74,7 +90,8 @@ internal static class Program
             ContentionRounds: full ? 40 : 12,
             RenameSamples: 100,
             InPlaceSamples: full ? 100 : 50,
-            SeedSamples: full ? 20 : 10);
+            SeedSamples: full ? 20 : 10,
+            EditSamples: 20);
 
         static void Log(string line) => Console.WriteLine($"[bench] {line}");
 
@@ -109,12 +126,20 @@ internal static class Program
         Log("isolated mode: call cost against the in-process call");
         IsolatedCallCost.Run? isolated = IsolatedCallCost.Measure(full ? 600 : 200, Log);
 
+        Log($"edit to live: {settings.EditSamples} edits of the C sample with nativereload watch, against cmake alone");
+        EditToLive.Result? editToLive = EditToLive.Measure(settings.EditSamples, Log);
+
         total.Stop();
         var report = new Report(settings with { LoadBefore = loadBefore, LoadAfter = LoadAverage() }, summary, interleaved, contention, rename, inPlace, seed, total.Elapsed);
         string markdown = report.Render();
         if (isolated is not null)
         {
             markdown = markdown.TrimEnd() + Environment.NewLine + Environment.NewLine + IsolatedCallCost.Render(isolated);
+        }
+
+        if (editToLive is not null)
+        {
+            markdown = markdown.TrimEnd() + Environment.NewLine + Environment.NewLine + EditToLive.Render(editToLive);
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
@@ -142,7 +167,7 @@ internal static class Program
     }
 }
 
-internal sealed record Settings(bool Full, int InterleavedRounds, TimeSpan ContentionRunTime, int ContentionRounds, int RenameSamples, int InPlaceSamples, int SeedSamples)
+internal sealed record Settings(bool Full, int InterleavedRounds, TimeSpan ContentionRunTime, int ContentionRounds, int RenameSamples, int InPlaceSamples, int SeedSamples, int EditSamples)
 {
     public string LoadBefore { get; init; } = "n/a";
 

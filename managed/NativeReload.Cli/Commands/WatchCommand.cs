@@ -18,7 +18,7 @@ internal static class WatchCommand
         var debounce = new Option<string>("--debounce")
         {
             Description = "Quiet time after the last saved file before a build starts.",
-            DefaultValueFactory = _ => "100ms",
+            DefaultValueFactory = _ => "30ms",
         };
         debounce.Validators.Add(result =>
         {

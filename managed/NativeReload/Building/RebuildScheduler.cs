@@ -117,9 +117,11 @@ public sealed class RebuildScheduler : IDisposable
             while (true)
             {
                 await _dirty.WaitAsync(cancel).ConfigureAwait(false);
-                while (Environment.TickCount64 - Volatile.Read(ref _lastChange) < (long)_debounce.TotalMilliseconds)
+                // Wait until the tree has been quiet for the debounce time (an editor's save is several writes).
+                long quietFor;
+                while ((quietFor = Environment.TickCount64 - Volatile.Read(ref _lastChange)) < (long)_debounce.TotalMilliseconds)
                 {
-                    await Task.Delay(_debounce, cancel).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(_debounce.TotalMilliseconds - quietFor), cancel).ConfigureAwait(false);
                 }
 
                 await BuildAsync(cancel).ConfigureAwait(false);
