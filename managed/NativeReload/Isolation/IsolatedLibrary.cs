@@ -37,18 +37,13 @@ public sealed class IsolatedLibrary : IDisposable
     private readonly Lock _lock = new();
     private readonly List<HostGeneration> _good = []; // oldest first; the last one is the one to restart on
     private readonly Dictionary<string, ExportName> _exportNames = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _signal = new(0);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly LibraryFileWatcher? _watcher;
-    private readonly Thread? _reloadThread;
+    private readonly SettledChangeLoop? _changes;
     private WorkerProcess? _worker;
     private HostGeneration? _current;
     private SharedStateFile? _block;
     private long _lastNumber;
     private string? _crashedHash;
     private string? _lastFailedHash;
-    private long _lastChangeTimestamp;
-    private int _lastChangeKind;
     private int _disposed;
 
     /// <summary>Loads <paramref name="filePath"/> in a new worker as generation 1 and, unless disabled, starts watching it.</summary>
@@ -79,10 +74,15 @@ public sealed class IsolatedLibrary : IDisposable
 
         if (_options.WatchForChanges)
         {
-            _lastChangeTimestamp = Stopwatch.GetTimestamp();
-            _watcher = new LibraryFileWatcher(FilePath, _options.PollInterval, OnFileChanged, _logger);
-            _reloadThread = new Thread(ReloadLoop) { IsBackground = true, Name = "NativeReload isolated " + Path.GetFileName(FilePath) };
-            _reloadThread.Start();
+            _changes = new SettledChangeLoop(
+                FilePath,
+                "NativeReload isolated " + Path.GetFileName(FilePath),
+                _options.RenameDebounce,
+                _options.QuietPeriod,
+                _options.PollInterval,
+                () => Attempt(fromWatcher: true) == Outcome.NotSettled,
+                e => IsolationLog.ReloadError(_logger, e, FilePath),
+                _logger);
         }
     }
 
@@ -222,12 +222,7 @@ public sealed class IsolatedLibrary : IDisposable
             return;
         }
 
-        _stop.Cancel();
-        _watcher?.Dispose();
-        if (_reloadThread is not null && _reloadThread != Thread.CurrentThread)
-        {
-            _reloadThread.Join();
-        }
+        _changes?.Dispose();
 
         lock (_lock)
         {
@@ -245,8 +240,6 @@ public sealed class IsolatedLibrary : IDisposable
         }
 
         _shadows.Dispose();
-        _stop.Dispose();
-        _signal.Dispose();
     }
 
     private enum Outcome
@@ -514,66 +507,6 @@ public sealed class IsolatedLibrary : IDisposable
         }
     }
 
-    private void OnFileChanged(FileChangeKind kind)
-    {
-        Volatile.Write(ref _lastChangeKind, (int)kind);
-        Volatile.Write(ref _lastChangeTimestamp, Stopwatch.GetTimestamp());
-        if (_signal.CurrentCount == 0 && Volatile.Read(ref _disposed) == 0)
-        {
-            try
-            {
-                _signal.Release();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        }
-    }
-
-    private void ReloadLoop()
-    {
-        CancellationToken token = _stop.Token;
-        TimeSpan wait = Timeout.InfiniteTimeSpan;
-        while (!token.IsCancellationRequested)
-        {
-            try
-            {
-                bool signalled = _signal.Wait(wait, token);
-                if (!signalled && wait == Timeout.InfiniteTimeSpan)
-                {
-                    continue;
-                }
-
-                WaitForQuiet(token);
-                token.ThrowIfCancellationRequested();
-                wait = Attempt(fromWatcher: true) == Outcome.NotSettled ? _options.QuietPeriod : Timeout.InfiniteTimeSpan;
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                IsolationLog.ReloadError(_logger, e, FilePath); // never let the reload thread die
-                wait = Timeout.InfiniteTimeSpan;
-            }
-        }
-    }
-
-    private void WaitForQuiet(CancellationToken token)
-    {
-        while (true)
-        {
-            var kind = (FileChangeKind)Volatile.Read(ref _lastChangeKind);
-            TimeSpan required = kind == FileChangeKind.Renamed ? _options.RenameDebounce : _options.QuietPeriod;
-            TimeSpan since = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChangeTimestamp));
-            if (since >= required || token.WaitHandle.WaitOne(required - since))
-            {
-                return;
-            }
-        }
-    }
-
     private Outcome Attempt(bool fromWatcher)
     {
         lock (_lock)
@@ -591,7 +524,7 @@ public sealed class IsolatedLibrary : IDisposable
                 candidate = CandidateFile.Read(FilePath);
             }
             catch (LibraryLoadException e) when (fromWatcher && e.IsTransient
-                && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChangeTimestamp)) < _options.SettleTimeout)
+                && _changes is not null && _changes.SinceLastChange < _options.SettleTimeout)
             {
                 return Outcome.NotSettled;
             }

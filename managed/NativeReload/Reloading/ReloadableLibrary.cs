@@ -44,17 +44,12 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
     private readonly Lock _attemptLock = new();
     private readonly Lock _swapLock = new();
     private readonly List<LibraryGeneration> _stuck = [];
-    private readonly SemaphoreSlim _signal = new(0);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly LibraryFileWatcher? _watcher;
-    private readonly Thread? _worker;
+    private readonly SettledChangeLoop? _changes;
     private volatile LibraryGeneration<TExports>? _current;
     private volatile LibraryGeneration<TExports>? _swapping; // the old generation while plugin hooks run; _current is null then
     private LibraryGeneration<TExports>? _pending;
     private Plugins.StateBlock? _state;
     private long _lastNumber;
-    private long _lastChangeTimestamp;
-    private int _lastChangeKind;
     private string? _lastFailedHash;
     private string? _lastReportedFailure;
     private int _disposed;
@@ -97,10 +92,15 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
 
         if (_options.WatchForChanges)
         {
-            _lastChangeTimestamp = Stopwatch.GetTimestamp();
-            _watcher = new LibraryFileWatcher(FilePath, _options.PollInterval, OnFileChanged, _logger);
-            _worker = new Thread(WorkerLoop) { IsBackground = true, Name = "NativeReload " + Path.GetFileName(FilePath) };
-            _worker.Start();
+            _changes = new SettledChangeLoop(
+                FilePath,
+                "NativeReload " + Path.GetFileName(FilePath),
+                _options.RenameDebounce,
+                _options.QuietPeriod,
+                _options.PollInterval,
+                () => Attempt(fromWatcher: true) == AttemptResult.NotSettled,
+                e => Log.WorkerError(_logger, e, FilePath),
+                _logger);
         }
     }
 
@@ -217,12 +217,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             return;
         }
 
-        _stop.Cancel();
-        _watcher?.Dispose();
-        if (_worker is not null && _worker != Thread.CurrentThread)
-        {
-            _worker.Join();
-        }
+        _changes?.Dispose();
 
         lock (_attemptLock)
         {
@@ -261,8 +256,6 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
 
         _shadows.Dispose();
         _state?.Dispose();
-        _stop.Dispose();
-        _signal.Dispose();
     }
 
     private enum AttemptResult
@@ -271,74 +264,6 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         Unchanged,
         Failed,
         NotSettled,
-    }
-
-    private void OnFileChanged(FileChangeKind kind)
-    {
-        Volatile.Write(ref _lastChangeKind, (int)kind);
-        Volatile.Write(ref _lastChangeTimestamp, Stopwatch.GetTimestamp());
-        if (_signal.CurrentCount == 0 && Volatile.Read(ref _disposed) == 0)
-        {
-            try
-            {
-                _signal.Release();
-            }
-            catch (ObjectDisposedException)
-            {
-                // raced with Dispose: nothing left to reload
-            }
-        }
-    }
-
-    private void WorkerLoop()
-    {
-        CancellationToken token = _stop.Token;
-        TimeSpan wait = Timeout.InfiniteTimeSpan;
-        while (!token.IsCancellationRequested)
-        {
-            try
-            {
-                bool signalled = _signal.Wait(wait, token);
-                if (!signalled && wait == Timeout.InfiniteTimeSpan)
-                {
-                    continue;
-                }
-
-                WaitForQuiet(token);
-                token.ThrowIfCancellationRequested();
-                wait = Attempt(fromWatcher: true) == AttemptResult.NotSettled ? _options.QuietPeriod : Timeout.InfiniteTimeSpan;
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                // Never let the reload thread die: the current generation must keep serving.
-                Log.WorkerError(_logger, e, FilePath);
-                wait = Timeout.InfiniteTimeSpan;
-            }
-        }
-    }
-
-    /// <summary>Sleeps until no change has been seen for the quiet time that the last kind of change needs.</summary>
-    private void WaitForQuiet(CancellationToken token)
-    {
-        while (true)
-        {
-            var kind = (FileChangeKind)Volatile.Read(ref _lastChangeKind);
-            TimeSpan required = kind == FileChangeKind.Renamed ? _options.RenameDebounce : _options.QuietPeriod;
-            TimeSpan since = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChangeTimestamp));
-            if (since >= required)
-            {
-                return;
-            }
-
-            if (token.WaitHandle.WaitOne(required - since))
-            {
-                return;
-            }
-        }
     }
 
     private AttemptResult Attempt(bool fromWatcher)
@@ -357,7 +282,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
                 candidate = CandidateFile.Read(FilePath);
             }
             catch (LibraryLoadException e) when (fromWatcher && e.IsTransient
-                && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChangeTimestamp)) < _options.SettleTimeout)
+                && _changes is not null && _changes.SinceLastChange < _options.SettleTimeout)
             {
                 Log.NotSettled(_logger, FilePath, e.Detail);
                 return AttemptResult.NotSettled;

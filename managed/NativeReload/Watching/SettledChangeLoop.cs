@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace NativeReload.Watching;
+
+/// <summary>
+/// Turns change notifications for one library file into calls of an attempt callback, on one background thread,
+/// once the file has been quiet for as long as the last kind of change needs: a rename is atomic (short debounce),
+/// a write in place has no "finished" event (a quiet period). When the attempt reports that the file has not settled
+/// yet (missing, empty, half-written), it is tried again after another quiet period. Shared by the in-process
+/// <see cref="Reloading.ReloadableLibrary{TExports}"/> and the isolated <see cref="Isolation.IsolatedLibrary"/>.
+/// </summary>
+internal sealed class SettledChangeLoop : IDisposable
+{
+    private readonly Func<bool> _attempt;
+    private readonly Action<Exception> _onError;
+    private readonly TimeSpan _renameDebounce;
+    private readonly TimeSpan _quietPeriod;
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly LibraryFileWatcher _watcher;
+    private readonly Thread _thread;
+    private long _lastChangeTimestamp = Stopwatch.GetTimestamp();
+    private int _lastChangeKind;
+    private int _disposed;
+
+    /// <param name="path">The library file to watch.</param>
+    /// <param name="threadName">Name of the background thread (shows in debuggers).</param>
+    /// <param name="renameDebounce">Quiet time after a rename onto the path.</param>
+    /// <param name="quietPeriod">Quiet time after any other change, and between retries of an unsettled file.</param>
+    /// <param name="pollInterval">Interval of the watcher's polling fallback.</param>
+    /// <param name="attempt">Reads and loads the file; returns true when it has not settled and must be tried again.</param>
+    /// <param name="onError">Receives an unexpected exception of <paramref name="attempt"/>; the loop goes on.</param>
+    /// <param name="logger">The watcher's diagnostics.</param>
+    public SettledChangeLoop(string path, string threadName, TimeSpan renameDebounce, TimeSpan quietPeriod, TimeSpan pollInterval,
+        Func<bool> attempt, Action<Exception> onError, ILogger logger)
+    {
+        _attempt = attempt;
+        _onError = onError;
+        _renameDebounce = renameDebounce;
+        _quietPeriod = quietPeriod;
+        _watcher = new LibraryFileWatcher(path, pollInterval, OnFileChanged, logger);
+        _thread = new Thread(Loop) { IsBackground = true, Name = threadName };
+        _thread.Start();
+    }
+
+    /// <summary>Time since the last change was noticed (for the settle timeout of an attempt).</summary>
+    public TimeSpan SinceLastChange => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChangeTimestamp));
+
+    /// <summary>Stops watching and waits for a running attempt to end (unless called from the loop's own thread).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+        _watcher.Dispose();
+        if (_thread != Thread.CurrentThread)
+        {
+            _thread.Join();
+            _stop.Dispose();
+            _signal.Dispose();
+        }
+    }
+
+    private void OnFileChanged(FileChangeKind kind)
+    {
+        Volatile.Write(ref _lastChangeKind, (int)kind);
+        Volatile.Write(ref _lastChangeTimestamp, Stopwatch.GetTimestamp());
+        if (_signal.CurrentCount == 0 && Volatile.Read(ref _disposed) == 0)
+        {
+            try
+            {
+                _signal.Release();
+            }
+            catch (ObjectDisposedException)
+            {
+                // raced with Dispose: nothing left to reload
+            }
+        }
+    }
+
+    private void Loop()
+    {
+        CancellationToken token = _stop.Token;
+        TimeSpan wait = Timeout.InfiniteTimeSpan;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                bool signalled = _signal.Wait(wait, token);
+                if (!signalled && wait == Timeout.InfiniteTimeSpan)
+                {
+                    continue;
+                }
+
+                WaitForQuiet(token);
+                token.ThrowIfCancellationRequested();
+                wait = _attempt() ? _quietPeriod : Timeout.InfiniteTimeSpan;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _onError(e); // never let the reload thread die: the current generation must keep serving
+                wait = Timeout.InfiniteTimeSpan;
+            }
+        }
+    }
+
+    /// <summary>Sleeps until no change has been seen for the quiet time that the last kind of change needs.</summary>
+    private void WaitForQuiet(CancellationToken token)
+    {
+        while (true)
+        {
+            var kind = (FileChangeKind)Volatile.Read(ref _lastChangeKind);
+            TimeSpan required = kind == FileChangeKind.Renamed ? _renameDebounce : _quietPeriod;
+            TimeSpan since = SinceLastChange;
+            if (since >= required || token.WaitHandle.WaitOne(required - since))
+            {
+                return;
+            }
+        }
+    }
+}
