@@ -42,18 +42,14 @@
 
 #ifdef _WIN32
 #include <malloc.h>
-#include <windows.h>
-typedef HMODULE lib_handle;
-#else
-#include <dlfcn.h>
-typedef void* lib_handle;
 #endif
+
+#include "portable_dl.h"
 
 typedef const nr_plugin_info* (*get_info_fn)(void);
 typedef int32_t (*hook_fn)(nr_host_state*);
 typedef const char* (*get_message_fn)(void);
 typedef int64_t (*get_count_fn)(void);
-typedef void (*any_fn)(void);
 
 typedef struct library {
     const char* path;
@@ -110,15 +106,6 @@ static void aligned_free(void* p)
 #endif
 }
 
-static lib_handle open_library(const char* path)
-{
-#ifdef _WIN32
-    return LoadLibraryA(path);
-#else
-    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
-#endif
-}
-
 static void close_library(library* lib)
 {
     if (!lib->handle)
@@ -129,32 +116,6 @@ static void close_library(library* lib)
     dlclose(lib->handle);
 #endif
     lib->handle = NULL;
-}
-
-static const char* last_error(void)
-{
-#ifdef _WIN32
-    static char buf[64];
-    snprintf(buf, sizeof buf, "Win32 error %lu", (unsigned long)GetLastError());
-    return buf;
-#else
-    const char* e = dlerror();
-    return e ? e : "unknown error";
-#endif
-}
-
-/* Function pointers cannot portably be cast from void*; copy the bits. */
-static any_fn find_symbol(lib_handle lib, const char* name)
-{
-    any_fn fn = NULL;
-#ifdef _WIN32
-    FARPROC p = GetProcAddress(lib, name);
-    memcpy(&fn, &p, sizeof fn);
-#else
-    void* p = dlsym(lib, name);
-    memcpy(&fn, &p, sizeof fn);
-#endif
-    return fn;
 }
 
 /* Loads a library and resolves the contract and the counter's exports;

@@ -16,53 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _WIN32
-#include <windows.h>
-typedef HMODULE lib_handle;
-#else
-#include <dlfcn.h>
-typedef void* lib_handle;
-#endif
+#include "portable_dl.h"
 
 typedef const char* (*get_message_fn)(void);
 typedef int32_t (*add_fn)(int32_t, int32_t);
 typedef int32_t (*get_version_fn)(void);
-typedef void (*any_fn)(void);
-
-static lib_handle open_library(const char* path)
-{
-#ifdef _WIN32
-    return LoadLibraryA(path);
-#else
-    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
-#endif
-}
-
-static const char* last_error(void)
-{
-#ifdef _WIN32
-    static char buf[64];
-    snprintf(buf, sizeof buf, "Win32 error %lu", (unsigned long)GetLastError());
-    return buf;
-#else
-    const char* e = dlerror();
-    return e ? e : "unknown error";
-#endif
-}
-
-/* Function pointers cannot portably be cast from void*; copy the bits. */
-static any_fn find_symbol(lib_handle lib, const char* name)
-{
-    any_fn fn = NULL;
-#ifdef _WIN32
-    FARPROC p = GetProcAddress(lib, name);
-    memcpy(&fn, &p, sizeof fn);
-#else
-    void* p = dlsym(lib, name);
-    memcpy(&fn, &p, sizeof fn);
-#endif
-    return fn;
-}
 
 static int parse_i32(const char* s, int32_t* out)
 {
