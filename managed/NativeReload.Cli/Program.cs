@@ -21,8 +21,12 @@ ILoggerFactory Loggers() => loggerFactory ??= LoggerFactory.Create(builder => bu
     .SetMinimumLevel(level)
     .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace)); // stdout carries only "message:" lines
 
-var root = new RootCommand("nativereload: hot-reload a native shared library in a running .NET process.")
+// A plain command named "nativereload" rather than RootCommand, whose name would be the assembly's
+// (NativeReload.Cli): help and usage must show the command users type.
+var root = new Command("nativereload", "Hot-reload a native shared library in a running .NET process.")
 {
+    new System.CommandLine.Help.HelpOption(),
+    new VersionOption(),
     RunCommand.Create(Loggers, () => cancel.Token),
     WatchCommand.Create(Loggers, () => cancel.Token),
     WorkerSubcommand.Create(),
