@@ -58,7 +58,7 @@ public sealed class SourceChangeFilter
         string[] parts = relative.Split(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
         for (int i = 0; i < parts.Length; i++)
         {
-            if (IgnoredDirectories.Contains(parts[i]))
+            if (IgnoredDirectories.Contains(parts[i]) || IsTemporaryTwinOfIgnoredDirectory(parts[i]))
             {
                 return false;
             }
@@ -68,6 +68,13 @@ public sealed class SourceChangeFilter
         return !IsEditorTemporary(name) && !IgnoredExtensions.Contains(Path.GetExtension(name))
             && !name.Equals("CMakeCache.txt", StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary>
+    /// Cargo creates <c>target</c> atomically: a temporary <c>targetXXXXXX</c> directory renamed to <c>target</c>. By the
+    /// time its event is handled the temporary name is gone, so it cannot be recognised as a directory.
+    /// </summary>
+    private static bool IsTemporaryTwinOfIgnoredDirectory(string name) =>
+        name.Length > 6 && IgnoredDirectories.Contains(name[..^6]) && name[^6..].All(char.IsAsciiLetterOrDigit);
 
     /// <summary>Vim, Emacs, JetBrains and macOS leave these around while saving.</summary>
     private static bool IsEditorTemporary(string name) =>

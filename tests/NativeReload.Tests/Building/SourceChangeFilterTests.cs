@@ -25,6 +25,7 @@ public sealed class SourceChangeFilterTests
     [TestCase("build/CMakeFiles/x.c.o", TestName = "IsRelevant_False_InsideBuildDirectory")]
     [TestCase("target/debug/libx.so", TestName = "IsRelevant_False_InsideCargoTarget")]
     [TestCase(".git/index", TestName = "IsRelevant_False_InsideGit")]
+    [TestCase("targetxT0K2P", TestName = "IsRelevant_False_ForCargosTemporaryTargetDirectory")]
     [TestCase("out-lib/libgreeter.so", TestName = "IsRelevant_False_InsideTheLibraryOutputDirectory")]
     [TestCase("greeter.o", TestName = "IsRelevant_False_ForObjectFiles")]
     [TestCase("CMakeCache.txt", TestName = "IsRelevant_False_ForCMakeCache")]
