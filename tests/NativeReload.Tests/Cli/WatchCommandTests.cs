@@ -76,6 +76,44 @@ public sealed partial class WatchCommandTests
         Assert.That(BuildsStarted(host), Is.EqualTo(3), string.Join("\n", host.Stderr));
     }
 
+    [Test]
+    public void Watch_RebuildsTheRustSample_WithCargoOffline()
+    {
+        if (!CargoExists())
+        {
+            Assert.Ignore("cargo is not installed: the Rust sample cannot be built here");
+        }
+
+        string crate = Directory.CreateTempSubdirectory("nativereload-rust-").FullName;
+        try
+        {
+            string origin = Path.Combine(TestPaths.RepoRoot, "native", "rust-greeter");
+            foreach (string file in new[] { "Cargo.toml", "Cargo.lock", Path.Combine("src", "lib.rs") })
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(crate, file))!);
+                File.Copy(Path.Combine(origin, file), Path.Combine(crate, file));
+            }
+
+            string source = Path.Combine(crate, "src", "lib.rs");
+            string library = Path.Combine(crate, "target", "release", NativeReload.Loading.LibraryNaming.FileName("rust_greeter"));
+            using var host = new HostProcess(["watch", library, "--build", "cargo build --offline --release", "--source", crate, "--every", "100ms"],
+                workingDirectory: crate);
+            host.WaitForStdout("message: Hello from Rust!", "the first cargo build's message");
+
+            File.WriteAllText(source, File.ReadAllText(source).Replace("\"Hello from Rust!\"", "\"Hello from edited Rust!\"", StringComparison.Ordinal));
+            host.WaitForStdout("message: Hello from edited Rust!", "the rebuilt crate's message");
+            Assert.That(host.Stderr.Count(l => l.StartsWith("build: ", StringComparison.Ordinal)), Is.EqualTo(2), string.Join("\n", host.Stderr));
+        }
+        finally
+        {
+            Directory.Delete(crate, recursive: true);
+        }
+    }
+
+    private static bool CargoExists() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+            .Any(dir => File.Exists(Path.Combine(dir, OperatingSystem.IsWindows() ? "cargo.exe" : "cargo")));
+
     private const string WatchPrefix = "build| ";
 
     private static int BuildsStarted(HostProcess host) => host.Stderr.Count(l => l.StartsWith("build: ", StringComparison.Ordinal));
