@@ -46,6 +46,7 @@ internal static unsafe class InterleavedCallCost
                 ("Add_SafePoint_CurrentOnly", "add", AddSafePointCurrentOnly),
                 ("Add_SafePoint_Frame", "add", AddSafePointFrame),
                 ("Add_Concurrent", "add", AddConcurrent),
+                ("Add_Concurrent_CallerSlot", "add", AddConcurrentCallerSlot),
                 ("Add_GetExportPerCall", "add", AddGetExport),
                 ("Add_Delegate", "add", AddDelegate),
                 ("Message_RawPointer", "get_message", MessageRaw),
@@ -158,6 +159,21 @@ internal static unsafe class InterleavedCallCost
         for (int i = 0; i < n; i++)
         {
             s += library.Current.Exports.Add(i, 2);
+        }
+
+        return s;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static long AddConcurrentCallerSlot(int n)
+    {
+        ReloadableLibrary<GreeterTable> library = s_library;
+        NativeReload.Calling.CallerSlot caller = NativeReload.Calling.CallerSlot.ForCurrentThread();
+        long s = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using var scope = library.Enter(caller);
+            s += scope.Exports.Add(i, 2);
         }
 
         return s;

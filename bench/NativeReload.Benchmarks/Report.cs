@@ -136,6 +136,10 @@ internal sealed class Report
             }
 
             Ratio($"`{category}`: concurrent (Enter) vs raw pointer, uncontended", concurrent, raw, 2.0);
+            if (category == "add")
+            {
+                Ratio("`add`: concurrent with the thread's CallerSlot fetched once (Enter(slot)) vs raw pointer, uncontended", "Add_Concurrent_CallerSlot", raw, 2.0);
+            }
             foreach ((string label, string method) in new[] { ("safe point", safePoint), ("concurrent", concurrent) })
             {
                 double speedup = _interleaved[getExport].BestNs / _interleaved[method].BestNs;

@@ -6,7 +6,7 @@ namespace NativeReload.Calling;
 /// <summary>
 /// A call window pinned to one generation: while the scope is open, that generation is not freed, even if a
 /// reload makes another generation current. Obtain it with
-/// <see cref="Reloading.ReloadableLibrary{TExports}.Enter"/> and dispose it (a <c>using</c> statement) when the calls return.
+/// <see cref="Reloading.ReloadableLibrary{TExports}.Enter()"/> and dispose it (a <c>using</c> statement) when the calls return.
 /// </summary>
 /// <typeparam name="TExports">The host's export table type.</typeparam>
 /// <remarks>
@@ -20,10 +20,10 @@ public readonly ref struct GenerationScope<TExports>
     where TExports : class
 {
     private readonly ref long _entry;
-    private readonly ReaderSlots.ThreadSlot _slot;
+    private readonly CallerSlot _slot;
     private readonly int _depth;
 
-    internal GenerationScope(ref long entry, ReaderSlots.ThreadSlot slot, int depth, LibraryGeneration<TExports> generation)
+    internal GenerationScope(ref long entry, CallerSlot slot, int depth, LibraryGeneration<TExports> generation)
     {
         _entry = ref entry;
         _slot = slot;

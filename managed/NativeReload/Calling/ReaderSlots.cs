@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using NativeReload.Loading;
 
 namespace NativeReload.Calling;
@@ -28,24 +27,13 @@ internal static class ReaderSlots
     public const int MaxDepth = 16;
 
     [ThreadStatic]
-    private static ThreadSlot? t_slot;
+    private static CallerSlot? t_slot;
 
     private static readonly Lock s_registryLock = new();
-    private static readonly List<WeakReference<ThreadSlot>> s_registry = [];
-
-    internal sealed class ThreadSlot
-    {
-        /// <summary><see cref="LibraryGeneration.UniqueId"/> of the generation entered at each depth; 0 when free.</summary>
-        public readonly long[] Ids = new long[MaxDepth];
-        public int Depth;
-
-        /// <summary>The entry at <paramref name="depth"/>, without a bounds check (the caller checked it against <see cref="MaxDepth"/>).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public ref long At(int depth) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Ids), depth);
-    }
+    private static readonly List<WeakReference<CallerSlot>> s_registry = [];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ThreadSlot Current() => t_slot ?? Register();
+    public static CallerSlot Current() => t_slot ?? Register();
 
     /// <summary>True while any thread is inside <paramref name="generation"/>. Call after the process-wide barrier.</summary>
     public static bool IsInUse(LibraryGeneration generation)
@@ -54,7 +42,7 @@ internal static class ReaderSlots
         {
             for (int i = s_registry.Count - 1; i >= 0; i--)
             {
-                if (!s_registry[i].TryGetTarget(out ThreadSlot? slot))
+                if (!s_registry[i].TryGetTarget(out CallerSlot? slot))
                 {
                     // The thread is gone, and a gone thread is inside no scope.
                     s_registry.RemoveAt(i);
@@ -97,12 +85,12 @@ internal static class ReaderSlots
         return true;
     }
 
-    private static ThreadSlot Register()
+    private static CallerSlot Register()
     {
-        var slot = new ThreadSlot();
+        var slot = new CallerSlot();
         lock (s_registryLock)
         {
-            s_registry.Add(new WeakReference<ThreadSlot>(slot));
+            s_registry.Add(new WeakReference<CallerSlot>(slot));
         }
 
         t_slot = slot;

@@ -5,7 +5,7 @@ public enum ApplyMode
 {
     /// <summary>
     /// As soon as it is validated, from the background reload thread. For multi-threaded hosts: call through
-    /// <see cref="ReloadableLibrary{TExports}.Enter"/>; the old generation is freed after its last call returns.
+    /// <see cref="ReloadableLibrary{TExports}.Enter()"/>; the old generation is freed after its last call returns.
     /// </summary>
     Immediately,
 

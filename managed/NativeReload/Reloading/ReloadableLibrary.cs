@@ -122,7 +122,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
     /// <summary>
     /// The current generation. In <see cref="ApplyMode.AtSafePoint"/> mode it changes only inside
     /// <see cref="ApplyPendingReload"/>, so the thread that calls that may use it freely in between.
-    /// In <see cref="ApplyMode.Immediately"/> mode use <see cref="Enter"/> instead: a generation read here may be
+    /// In <see cref="ApplyMode.Immediately"/> mode use <see cref="Enter()"/> instead: a generation read here may be
     /// freed by a reload at any moment.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The library was disposed.</exception>
@@ -148,9 +148,22 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
     /// <exception cref="InvalidOperationException">More than <see cref="ReaderSlots.MaxDepth"/> scopes are open on this thread.</exception>
     /// <remarks><b>Safety:</b> see <see cref="GenerationScope{TExports}"/>: use the exports only inside the scope.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public GenerationScope<TExports> Enter()
+    public GenerationScope<TExports> Enter() => Enter(ReaderSlots.Current());
+
+    /// <summary>
+    /// <see cref="Enter()"/> with the calling thread's slot fetched once (<see cref="CallerSlot.ForCurrentThread"/>),
+    /// which saves the thread-local lookup on every call in a hot loop.
+    /// </summary>
+    /// <param name="caller">The calling thread's own slot.</param>
+    /// <exception cref="ObjectDisposedException">The library was disposed.</exception>
+    /// <exception cref="InvalidOperationException">More than <see cref="ReaderSlots.MaxDepth"/> scopes are open on this thread.</exception>
+    /// <remarks><b>Safety:</b> <paramref name="caller"/> must belong to the calling thread (see <see cref="CallerSlot"/>);
+    /// use the exports only inside the scope (see <see cref="GenerationScope{TExports}"/>).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public GenerationScope<TExports> Enter(CallerSlot caller)
     {
-        ReaderSlots.ThreadSlot slot = ReaderSlots.Current();
+        Debug.Assert(caller.OwnerThreadId == Environment.CurrentManagedThreadId, "a CallerSlot must only be used on the thread that fetched it");
+        CallerSlot slot = caller;
         int depth = slot.Depth;
         if ((uint)depth >= ReaderSlots.MaxDepth)
         {
