@@ -11,6 +11,7 @@ internal sealed class ReloadLoop : IDisposable
 {
     private readonly TextWriter _stderr;
     private readonly AutoResetEvent _wake = new(false);
+    private volatile bool _closing;
 
     private ReloadLoop(ReloadableLibrary<MessageExport> library, TextWriter stderr)
     {
@@ -27,7 +28,7 @@ internal sealed class ReloadLoop : IDisposable
             _stderr.WriteLine($"reload failed: {e.FilePath}: {e.Detail}; still running generation {e.RunningGeneration}");
         library.GenerationRetired += (_, e) =>
         {
-            if (e.Unmapped == false)
+            if (e.Unmapped == false && !_closing) // at exit every library goes away anyway: no note then
             {
                 _stderr.WriteLine($"note: generation {e.Generation} of {e.FilePath} stays mapped (the loader does not unload it); its memory is kept until exit");
             }
@@ -101,6 +102,7 @@ internal sealed class ReloadLoop : IDisposable
 
     public void Dispose()
     {
+        _closing = true;
         Library.Dispose();
         _wake.Dispose();
     }
