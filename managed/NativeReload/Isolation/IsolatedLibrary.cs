@@ -77,9 +77,7 @@ public sealed class IsolatedLibrary : IDisposable
             _changes = new SettledChangeLoop(
                 FilePath,
                 "NativeReload isolated " + Path.GetFileName(FilePath),
-                _options.RenameDebounce,
-                _options.QuietPeriod,
-                _options.PollInterval,
+                _options,
                 () => Attempt(fromWatcher: true) == Outcome.NotSettled,
                 e => IsolationLog.ReloadError(_logger, e, FilePath),
                 _logger);
@@ -523,8 +521,7 @@ public sealed class IsolatedLibrary : IDisposable
             {
                 candidate = CandidateFile.Read(FilePath);
             }
-            catch (LibraryLoadException e) when (fromWatcher && e.IsTransient
-                && _changes is not null && _changes.SinceLastChange < _options.SettleTimeout)
+            catch (LibraryLoadException e) when (fromWatcher && _changes is not null && _changes.StillSettling(e))
             {
                 return Outcome.NotSettled;
             }

@@ -95,9 +95,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             _changes = new SettledChangeLoop(
                 FilePath,
                 "NativeReload " + Path.GetFileName(FilePath),
-                _options.RenameDebounce,
-                _options.QuietPeriod,
-                _options.PollInterval,
+                _options,
                 () => Attempt(fromWatcher: true) == AttemptResult.NotSettled,
                 e => Log.WorkerError(_logger, e, FilePath),
                 _logger);
@@ -294,8 +292,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             {
                 candidate = CandidateFile.Read(FilePath);
             }
-            catch (LibraryLoadException e) when (fromWatcher && e.IsTransient
-                && _changes is not null && _changes.SinceLastChange < _options.SettleTimeout)
+            catch (LibraryLoadException e) when (fromWatcher && _changes is not null && _changes.StillSettling(e))
             {
                 Log.NotSettled(_logger, FilePath, e.Detail);
                 return AttemptResult.NotSettled;

@@ -16,6 +16,7 @@ internal sealed class SettledChangeLoop : IDisposable
     private readonly Action<Exception> _onError;
     private readonly TimeSpan _renameDebounce;
     private readonly TimeSpan _quietPeriod;
+    private readonly TimeSpan _settleTimeout;
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly LibraryFileWatcher _watcher;
@@ -26,26 +27,31 @@ internal sealed class SettledChangeLoop : IDisposable
 
     /// <param name="path">The library file to watch.</param>
     /// <param name="threadName">Name of the background thread (shows in debuggers).</param>
-    /// <param name="renameDebounce">Quiet time after a rename onto the path.</param>
-    /// <param name="quietPeriod">Quiet time after any other change, and between retries of an unsettled file.</param>
-    /// <param name="pollInterval">Interval of the watcher's polling fallback.</param>
+    /// <param name="options">Debounce, quiet period, settle timeout and polling interval.</param>
     /// <param name="attempt">Reads and loads the file; returns true when it has not settled and must be tried again.</param>
     /// <param name="onError">Receives an unexpected exception of <paramref name="attempt"/>; the loop goes on.</param>
     /// <param name="logger">The watcher's diagnostics.</param>
-    public SettledChangeLoop(string path, string threadName, TimeSpan renameDebounce, TimeSpan quietPeriod, TimeSpan pollInterval,
+    public SettledChangeLoop(string path, string threadName, Reloading.ReloadOptions options,
         Func<bool> attempt, Action<Exception> onError, ILogger logger)
     {
         _attempt = attempt;
         _onError = onError;
-        _renameDebounce = renameDebounce;
-        _quietPeriod = quietPeriod;
-        _watcher = new LibraryFileWatcher(path, pollInterval, OnFileChanged, logger);
+        _renameDebounce = options.RenameDebounce;
+        _quietPeriod = options.QuietPeriod;
+        _settleTimeout = options.SettleTimeout;
+        _watcher = new LibraryFileWatcher(path, options.PollInterval, OnFileChanged, logger);
         _thread = new Thread(Loop) { IsBackground = true, Name = threadName };
         _thread.Start();
     }
 
-    /// <summary>Time since the last change was noticed (for the settle timeout of an attempt).</summary>
+    /// <summary>Time since the last change was noticed.</summary>
     public TimeSpan SinceLastChange => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChangeTimestamp));
+
+    /// <summary>
+    /// True when <paramref name="failure"/> may still go away on its own (missing, empty, incomplete, unreadable: the
+    /// file is being replaced) and the file changed less than the settle timeout ago: try again instead of reporting.
+    /// </summary>
+    public bool StillSettling(Reloading.LibraryLoadException failure) => failure.IsTransient && SinceLastChange < _settleTimeout;
 
     /// <summary>Stops watching and waits for a running attempt to end (unless called from the loop's own thread).</summary>
     public void Dispose()
