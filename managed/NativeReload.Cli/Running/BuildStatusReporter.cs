@@ -56,7 +56,7 @@ internal sealed class BuildStatusReporter
 
             if (loaded is not null)
             {
-                _stderr.WriteLine(ReloadLoop.DefaultReloadLine(loaded));
+                _stderr.WriteLine(ReportLines.Reloaded(loaded));
             }
 
             _stderr.WriteLine($"build failed (exit {result.ExitCode}); still running generation {_loop.Library.Current.Number}");
@@ -119,7 +119,7 @@ internal sealed class BuildStatusReporter
                 return null;
             }
 
-            return ReloadLoop.DefaultReloadLine(e);
+            return ReportLines.Reloaded(e);
         }
     }
 

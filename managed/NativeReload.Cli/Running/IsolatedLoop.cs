@@ -24,12 +24,9 @@ internal sealed class IsolatedLoop : IDisposable
         library.Reloaded += (_, e) =>
         {
             _saidUnavailable = false;
-            _stderr.WriteLine(ReloadLoop.DefaultReloadLine(e));
+            _stderr.WriteLine(ReportLines.Reloaded(e));
         };
-        library.ReloadFailed += (_, e) =>
-            _stderr.WriteLine(e.RunningGeneration > 0
-                ? $"reload failed: {e.FilePath}: {e.Detail}; still running generation {e.RunningGeneration}"
-                : $"reload failed: {e.FilePath}: {e.Detail}; no generation is running");
+        library.ReloadFailed += (_, e) => _stderr.WriteLine(ReportLines.ReloadFailed(e));
         library.Crashed += (_, e) => _stderr.WriteLine(e.ToString());
     }
 

@@ -24,8 +24,7 @@ internal sealed class ReloadLoop : IDisposable
                 _stderr.WriteLine(line);
             }
         };
-        library.ReloadFailed += (_, e) =>
-            _stderr.WriteLine($"reload failed: {e.FilePath}: {e.Detail}; still running generation {e.RunningGeneration}");
+        library.ReloadFailed += (_, e) => _stderr.WriteLine(ReportLines.ReloadFailed(e));
         library.GenerationRetired += (_, e) =>
         {
             if (e.Unmapped == false && !_closing) // at exit every library goes away anyway: no note then
@@ -65,11 +64,7 @@ internal sealed class ReloadLoop : IDisposable
     /// Turns a reload into its stderr line, or null to print nothing. The default is
     /// <c>reloaded &lt;file&gt; (generation N, X ms)</c>; <c>watch</c> replaces it to speak of builds.
     /// </summary>
-    public Func<ReloadedEventArgs, string?> DescribeReload { get; set; } = DefaultReloadLine;
-
-    /// <summary>The <c>run</c> command's reload line.</summary>
-    public static string DefaultReloadLine(ReloadedEventArgs e) =>
-        $"reloaded {e.FilePath} (generation {e.Generation}, {e.LoadDuration.TotalMilliseconds:F1} ms)";
+    public Func<ReloadedEventArgs, string?> DescribeReload { get; set; } = ReportLines.Reloaded;
 
     /// <summary>Applies a pending reload and prints the new message now, without waiting for the next tick.</summary>
     public void Wake() => _wake.Set();
