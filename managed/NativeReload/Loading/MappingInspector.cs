@@ -33,15 +33,4 @@ internal static class MappingInspector
             return null;
         }
     }
-
-    /// <summary>Number of mappings in <c>/proc/self/maps</c> whose path contains <paramref name="fragment"/> (Linux), else null.</summary>
-    public static int? CountMappings(string fragment)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return null;
-        }
-
-        return File.ReadLines("/proc/self/maps").Count(line => line.Contains(fragment, StringComparison.Ordinal));
-    }
 }

@@ -41,9 +41,6 @@ internal sealed class LibraryFileWatcher : IDisposable
         _pollTimer = new Timer(_ => Poll(), null, pollInterval, pollInterval);
     }
 
-    /// <summary>How many times the watchers were re-created because polling saw a change they missed.</summary>
-    public int WatcherRestarts { get; private set; }
-
     public void Dispose()
     {
         lock (_gate)
@@ -92,7 +89,6 @@ internal sealed class LibraryFileWatcher : IDisposable
             else if (_directoryLost)
             {
                 _directoryLost = false;
-                WatcherRestarts++;
                 CreateWatchers();
                 return true; // the directory came back: look at the file even if its stamp looks the same
             }
@@ -111,7 +107,6 @@ internal sealed class LibraryFileWatcher : IDisposable
                 || !string.Equals(stamp.LinkTarget, previous.LinkTarget, StringComparison.Ordinal);
             if (missedByWatchers)
             {
-                WatcherRestarts++;
                 Log.WatcherDeaf(_logger, _path);
             }
 
