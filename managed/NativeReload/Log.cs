@@ -41,6 +41,15 @@ internal static partial class Log
     [LoggerMessage(12, LogLevel.Warning, "nr_unload of generation {Generation} of {File} returned {Result}")]
     public static partial void UnloadHookFailed(ILogger logger, string file, long generation, int result);
 
+    [LoggerMessage(13, LogLevel.Warning, "Generation {Generation} of {File} is kept loaded after dispose, with its state block: {Why}. It is freed when the call returns")]
+    public static partial void KeptOnDispose(ILogger logger, string file, long generation, string why);
+
+    [LoggerMessage(14, LogLevel.Information, "Generation {Generation} of {File}, kept while a call was inside it, is drained and freed")]
+    public static partial void StuckDrained(ILogger logger, string file, long generation);
+
+    [LoggerMessage(15, LogLevel.Warning, "nr_load(NR_ROLLBACK) of generation {Generation} of {File} returned {Result}; it serves again, but its state may not be as it was")]
+    public static partial void RollbackHookFailed(ILogger logger, string file, long generation, int result);
+
     [LoggerMessage(20, LogLevel.Debug, "Shadow directory {Path} created")]
     public static partial void ShadowDirectoryCreated(ILogger logger, string path);
 

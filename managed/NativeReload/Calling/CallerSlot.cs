@@ -25,8 +25,26 @@ public sealed class CallerSlot
     /// <summary>The managed thread the slot belongs to.</summary>
     public int OwnerThreadId { get; }
 
-    /// <summary><see cref="LibraryGeneration.UniqueId"/> of the generation entered at each depth; 0 when free.</summary>
+    /// <summary>
+    /// What each depth holds: <see cref="LibraryGeneration.UniqueId"/> of the generation entered there, shifted left by
+    /// <see cref="TicketBits"/>, plus the ticket of the scope that entered it; 0 when free. The ticket tells a scope's own
+    /// entry from a later scope's at the same depth on the same generation, so a scope disposed twice cannot end another.
+    /// </summary>
     internal long[] Ids { get; } = new long[ReaderSlots.MaxDepth];
+
+    /// <summary>Bits of an entry that hold the scope's ticket.</summary>
+    internal const int TicketBits = 16;
+
+    /// <summary>Counts the scopes opened on this thread (wrapping), so each entry is told apart from the next.</summary>
+    internal ushort Ticket { get; set; }
+
+    /// <summary>The entry value a new scope on <paramref name="generation"/> writes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal long EntryFor(LibraryGeneration generation) => (generation.UniqueId << TicketBits) | Ticket;
+
+    /// <summary>The generation id an entry names (0 when free).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static long GenerationOf(long entry) => entry >> TicketBits;
 
     /// <summary>How many scopes are open on the thread.</summary>
     internal int Depth { get; set; }

@@ -22,9 +22,11 @@ public readonly ref struct GenerationScope<TExports>
     private readonly ref long _entry;
     private readonly CallerSlot _slot;
     private readonly int _depth;
+    private readonly long _value;
 
-    internal GenerationScope(ref long entry, CallerSlot slot, int depth, LibraryGeneration<TExports> generation)
+    internal GenerationScope(ref long entry, CallerSlot slot, int depth, long value, LibraryGeneration<TExports> generation)
     {
+        _value = value;
         _entry = ref entry;
         _slot = slot;
         _depth = depth;
@@ -42,9 +44,16 @@ public readonly ref struct GenerationScope<TExports>
     }
 
     /// <summary>Ends the scope: the generation may be freed once no other scope holds it.</summary>
+    /// <remarks>A second <c>Dispose</c> of the same scope does nothing: it must not end whichever scope opened at the same
+    /// depth since (that would let a reload free code the newer scope is running).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Dispose()
     {
+        if (_slot is null || _slot.Depth != _depth + 1 || _entry != _value)
+        {
+            return; // already disposed (or disposed out of order): this depth is not ours any more
+        }
+
         Volatile.Write(ref _entry, 0);
         _slot.Depth = _depth;
     }

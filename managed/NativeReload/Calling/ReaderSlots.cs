@@ -52,7 +52,7 @@ internal static class ReaderSlots
                 long[] ids = slot.Ids;
                 for (int d = 0; d < ids.Length; d++)
                 {
-                    if (Volatile.Read(ref ids[d]) == generation.UniqueId)
+                    if (CallerSlot.GenerationOf(Volatile.Read(ref ids[d])) == generation.UniqueId)
                     {
                         return true;
                     }
@@ -67,10 +67,12 @@ internal static class ReaderSlots
     /// Waits until no thread is inside <paramref name="generation"/>, which must no longer be reachable as
     /// the current generation. Returns false if <paramref name="timeout"/> passed first.
     /// </summary>
+    /// <remarks><see cref="Timeout.InfiniteTimeSpan"/> waits for as long as it takes.</remarks>
     public static bool WaitUntilUnused(LibraryGeneration generation, TimeSpan timeout)
     {
         Interlocked.MemoryBarrierProcessWide();
-        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        bool forever = timeout == Timeout.InfiniteTimeSpan;
+        long deadline = forever ? long.MaxValue : Environment.TickCount64 + (long)Math.Max(0, timeout.TotalMilliseconds);
         var spinner = default(SpinWait);
         while (IsInUse(generation))
         {
@@ -83,6 +85,25 @@ internal static class ReaderSlots
         }
 
         return true;
+    }
+
+    /// <summary>True when the calling thread itself has a scope open on <paramref name="generation"/>: waiting for it to drain would wait for ourselves.</summary>
+    public static bool IsHeldByCurrentThread(LibraryGeneration generation)
+    {
+        if (t_slot is not { } slot)
+        {
+            return false;
+        }
+
+        for (int d = 0; d < slot.Depth && d < MaxDepth; d++)
+        {
+            if (CallerSlot.GenerationOf(slot.Ids[d]) == generation.UniqueId)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static CallerSlot Register()

@@ -68,6 +68,13 @@ internal static class GenerationLoader
                 throw new LibraryLoadException(filePath, ReloadFailureReason.AbiMismatch, mismatch);
             }
 
+            if (plugin is not null && plugin.StateSize > Plugins.StateBlock.MaxSize)
+            {
+                // Refused before any allocation: a garbage or hostile state_size must not cost memory or an odd exception.
+                throw new LibraryLoadException(filePath, ReloadFailureReason.InitFailed,
+                    $"nr_get_plugin_info asks for a state block of {plugin.StateSize} bytes; the host allows at most {Plugins.StateBlock.MaxSize}");
+            }
+
             return new LibraryGeneration<TExports>(number, filePath, copy, handle, candidate.ContentHash, exports) { Plugin = plugin };
         }
         catch (Exception e)

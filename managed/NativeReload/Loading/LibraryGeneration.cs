@@ -54,6 +54,9 @@ public abstract class LibraryGeneration
     /// <summary>The <c>load_kind</c> of this generation's last <c>nr_load</c> (passed back to its <c>nr_unload</c>).</summary>
     internal int LastLoadKind { get; set; }
 
+    /// <summary>True between a successful <c>nr_load</c> and the matching <c>nr_unload</c>: the library may reach the state block.</summary>
+    internal bool HoldsState { get; set; }
+
     /// <summary>The OS handle. Valid until the generation is retired.</summary>
     internal nint Handle { get; }
 

@@ -38,4 +38,10 @@ public enum ReloadFailureReason
 
     /// <summary>An unexpected I/O error while reading or copying the file.</summary>
     IoError,
+
+    /// <summary>
+    /// The host itself failed while loading or swapping (for example the state block could not be allocated). The
+    /// current generation keeps serving; the message says which step failed.
+    /// </summary>
+    HostError,
 }

@@ -44,4 +44,10 @@ public abstract class ReloadOptions
     /// the worker's socket) is created. Default: <c>NATIVERELOAD_SHADOW_ROOT</c> or the temporary directory.
     /// </summary>
     public string? ShadowRoot { get; set; }
+
+    /// <summary>
+    /// Test seam: called at each <see cref="ReloadStep"/> of a reload, so the fault-injection tests can throw or stall
+    /// there. Null (always, outside the tests).
+    /// </summary>
+    internal Action<ReloadStep>? FaultInjection { get; set; }
 }

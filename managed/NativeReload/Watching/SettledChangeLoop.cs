@@ -116,7 +116,15 @@ internal sealed class SettledChangeLoop : IDisposable
             }
             catch (Exception e)
             {
-                _onError(e); // never let the reload thread die: the current generation must keep serving
+                try
+                {
+                    _onError(e); // never let the reload thread die: the current generation must keep serving
+                }
+                catch (Exception)
+                {
+                    // the error reporter (a logger) threw too: nothing left to tell, and the thread must live on
+                }
+
                 wait = Timeout.InfiniteTimeSpan;
             }
         }
