@@ -89,7 +89,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         FilePath = Path.GetFullPath(filePath);
         _bind = bind;
         _options = options ?? new ReloadableLibraryOptions();
-        _logger = logger ?? NullLogger.Instance;
+        _logger = SafeLogger.Wrap(logger); // a throwing logger must not take a reload (or the process) down
         _shadows = ShadowCopyDirectory.Create(_options.ShadowRoot, _logger);
         _stuck = new StuckGenerations(FreeDrained, ReleaseOwned, _logger, FilePath);
         var outbox = new Outbox();
