@@ -3,23 +3,25 @@
 # Same verbs and behaviour as build.sh (keep the two in step; tools/check-scripts.sh checks the verbs).
 <#
 .SYNOPSIS
-NativeReload build script: build, run, test, bench.
+NativeReload build script: build, run, test, bench, mutate.
 
 .DESCRIPTION
   ./build.ps1          build the native side (CMake) and the managed side (dotnet)
   ./build.ps1 run      build, then run the host on the sample: prints "message: ..." every second,
                        and rebuilds + reloads it whenever a file in native/greeter/ is saved
   ./build.ps1 test     build, then native tests (ctest) and managed tests (dotnet test);
-                       ends with "tests: N passed, M failed"
+                       ends with "tests: N passed, M failed, K skipped"
   ./build.ps1 bench    build, then the benchmarks (bench/README.md): "--short" for a quick check,
                        "--full" for the record; both write docs/benchmarks.md
+  ./build.ps1 mutate [file...]  build, then mutation testing (Stryker.NET, docs/testing.md) of the given
+                       managed/NativeReload files (default: Reloading/, Watching/, ShadowCopying/, Plugins/)
 Anything after the verb is passed on (run: to `nativereload watch`, e.g. ./build.ps1 run --every 250ms;
 bench: to the benchmark program). -Config Debug (or $env:CONFIG) picks the configuration (default Release);
 $env:NATIVERELOAD_BUILD_DIR moves the CMake build directory (default build/).
 #>
 [CmdletBinding(PositionalBinding = $false)]
 param(
-    # build (default), run, test, bench or help.
+    # build (default), run, test, bench, mutate or help.
     [Parameter(Position = 0)]
     [string] $Verb = 'build',
 
@@ -48,14 +50,16 @@ $results = Join-Path $root 'artifacts/test-results'
 $hostExe = Join-Path $root ('artifacts/nativereload/' + $(if ($IsWindows) { 'nativereload.exe' } else { 'nativereload' }))
 
 $usage = @'
-Usage: ./build.ps1 [build|run|test|bench|help] [-Config Release|Debug] [args...]
+Usage: ./build.ps1 [build|run|test|bench|mutate|help] [-Config Release|Debug] [args...]
   build   (default) build the native side (CMake) and the managed side (dotnet)
   run     build, then run the host on the sample: prints "message: ..." every second
           (args go to `nativereload watch`, e.g. ./build.ps1 run --every 250ms)
   test    build, then native tests (ctest) and managed tests (dotnet test);
-          ends with "tests: N passed, M failed"
+          ends with "tests: N passed, M failed, K skipped"
   bench   build, then the benchmarks (bench/README.md): "--short" for a quick check,
           "--full" for the record; both write docs/benchmarks.md
+  mutate  build, then mutation testing (Stryker.NET) of the given managed/NativeReload files
+          (default: Reloading/, Watching/, ShadowCopying/, Plugins/); see docs/testing.md
   help    this text (also -h, --help)
 '@
 
@@ -155,6 +159,7 @@ function Get-IntAttribute([System.Xml.XmlNode] $Node, [string] $Name) {
 function Get-TestCounts {
     $passed = 0
     $failed = 0
+    $skippedTotal = 0
     $junit = Join-Path $results 'ctest.xml'
     if (Test-Path -LiteralPath $junit) {
         [xml] $doc = Get-Content -LiteralPath $junit -Raw
@@ -164,6 +169,7 @@ function Get-TestCounts {
         $skipped = Get-IntAttribute $suite 'skipped'
         $passed += $tests - $failures - $skipped
         $failed += $failures
+        $skippedTotal += $skipped
     }
     foreach ($trx in @(Get-ChildItem -LiteralPath $results -Filter '*.trx' -File -ErrorAction SilentlyContinue)) {
         [xml] $doc = Get-Content -LiteralPath $trx.FullName -Raw
@@ -171,8 +177,9 @@ function Get-TestCounts {
         $counters = $doc.SelectSingleNode("//*[local-name()='ResultSummary']/*[local-name()='Counters']")
         $passed += Get-IntAttribute $counters 'passed'
         $failed += (Get-IntAttribute $counters 'failed') + (Get-IntAttribute $counters 'error')
+        $skippedTotal += Get-IntAttribute $counters 'notExecuted'
     }
-    return [pscustomobject]@{ Passed = $passed; Failed = $failed }
+    return [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skippedTotal }
 }
 
 # Runs both test suites, prints the counts and exits: non-zero on any failure or when no results were written.
@@ -193,7 +200,7 @@ function Invoke-Tests {
     }
     $counts = Get-TestCounts
     if ($counts.Failed -gt 0) { $status = 1 }
-    Write-Output "tests: $($counts.Passed) passed, $($counts.Failed) failed"
+    Write-Output "tests: $($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped"
     exit $status
 }
 
@@ -219,12 +226,24 @@ switch -CaseSensitive ($Verb) {
         & dotnet run --project (Join-Path $root 'bench/NativeReload.Benchmarks') -c Release '--' @Rest
         exit $LASTEXITCODE
     }
+    'mutate' {
+        Assert-Tools; Build-Native; Build-Managed
+        Invoke-Native 'dotnet' @('tool', 'restore') -Quiet
+        $patterns = if ($Rest.Count -gt 0) { $Rest } else { @('Reloading/*.cs', 'Watching/*.cs', 'ShadowCopying/*.cs', 'Plugins/*.cs') }
+        $mutateArgs = @($patterns | ForEach-Object { '--mutate'; '**/' + ($_ -replace '^managed/NativeReload/', '') })
+        Push-Location (Join-Path $root 'tests/NativeReload.Tests')
+        try {
+            & dotnet stryker --config-file stryker-config.json --output (Join-Path $root 'artifacts/mutation') @mutateArgs
+            exit $LASTEXITCODE
+        }
+        finally { Pop-Location }
+    }
     { $_ -in @('-h', '--help', 'help') } {
         Write-Output $usage
         exit 0
     }
     default {
-        Write-Failure "unknown verb '$Verb' (use: build, run, test, bench)"
+        Write-Failure "unknown verb '$Verb' (use: build, run, test, bench, mutate)"
         exit 2
     }
 }

@@ -4,9 +4,11 @@
 #   ./build.sh run      build, then run the host on the sample: prints "message: ..." every second,
 #                       and rebuilds + reloads it whenever a file in native/greeter/ is saved
 #   ./build.sh test     build, then native tests (ctest) and managed tests (dotnet test);
-#                       ends with "tests: N passed, M failed"
+#                       ends with "tests: N passed, M failed, K skipped"
 #   ./build.sh bench    build, then the benchmarks (bench/README.md): "--short" for a quick check,
 #                       "--full" for the record; both write docs/benchmarks.md
+#   ./build.sh mutate [file...]  build, then mutation testing (Stryker.NET, docs/testing.md) of the given
+#                       managed/NativeReload files (default: Reloading/, Watching/, ShadowCopying/, Plugins/)
 # Anything after "run" is passed to `nativereload watch` (e.g. ./build.sh run --every 250ms).
 set -euo pipefail
 
@@ -59,7 +61,7 @@ attribute() {
 
 # Counts come from the runners' own result files, never from their console text.
 count_results() {
-  local passed=0 failed=0 n
+  local passed=0 failed=0 skipped_total=0 n
   local junit="$results/ctest.xml"
   if [[ -f "$junit" ]]; then
     local suite tests failures skipped
@@ -68,6 +70,7 @@ count_results() {
     tests=$(attribute "$suite" tests); failures=$(attribute "$suite" failures); skipped=$(attribute "$suite" skipped)
     passed=$((passed + ${tests:-0} - ${failures:-0} - ${skipped:-0}))
     failed=$((failed + ${failures:-0}))
+    skipped_total=$((skipped_total + ${skipped:-0}))
   fi
   for trx in "$results"/*.trx; do
     [[ -f "$trx" ]] || continue
@@ -76,8 +79,9 @@ count_results() {
     n=$(attribute "$counters" passed); passed=$((passed + n))
     n=$(attribute "$counters" failed); failed=$((failed + n))
     n=$(attribute "$counters" error); failed=$((failed + n))
+    n=$(attribute "$counters" notExecuted); skipped_total=$((skipped_total + n))
   done
-  echo "tests: $passed passed, $failed failed"
+  echo "tests: $passed passed, $failed failed, $skipped_total skipped"
 }
 
 run_tests() {
@@ -93,6 +97,17 @@ run_tests() {
   fi
   count_results
   return $status
+}
+
+# Stryker.NET from the tool manifest (dotnet-tools.json), scoped to the given files; the filter in
+# tests/NativeReload.Tests/stryker-config.json leaves out the tests that drive the published CLI.
+run_mutation() {
+  dotnet tool restore >/dev/null
+  local patterns=("$@") args=()
+  [[ ${#patterns[@]} -eq 0 ]] && patterns=("Reloading/*.cs" "Watching/*.cs" "ShadowCopying/*.cs" "Plugins/*.cs")
+  for p in "${patterns[@]}"; do args+=(--mutate "**/${p#managed/NativeReload/}"); done
+  (cd "$root/tests/NativeReload.Tests" && dotnet stryker --config-file stryker-config.json \
+     --output "$root/artifacts/mutation" "${args[@]}")
 }
 
 verb="${1:-build}"
@@ -112,8 +127,10 @@ case "$verb" in
   bench)
     check_tools; build_native; build_managed
     exec dotnet run --project "$root/bench/NativeReload.Benchmarks" -c Release -- "$@" ;;
+  mutate)
+    check_tools; build_native; build_managed; run_mutation "$@" ;;
   -h|--help|help)
-    sed -n '2,9p' "$0" ;;
+    sed -n '2,11p' "$0" ;;
   *)
-    echo "build.sh: unknown verb '$verb' (use: build, run, test, bench)" >&2; exit 2 ;;
+    echo "build.sh: unknown verb '$verb' (use: build, run, test, bench, mutate)" >&2; exit 2 ;;
 esac

@@ -180,16 +180,23 @@ public sealed class PluginContractTests
                 string message = scope.Exports.GetMessage();
                 counts.Add(long.Parse(message[(message.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
             }
-        });
+        }) { IsBackground = true };
         caller.Start();
-        for (int i = 0; i < 100; i++)
+        try
         {
-            _dir.ReplaceByRename(i % 2 == 0 ? "counter_v2" : "counter_v1");
-            Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded), library.LastFailure?.Message);
+            for (int i = 0; i < 100; i++)
+            {
+                _dir.ReplaceByRename(i % 2 == 0 ? "counter_v2" : "counter_v1");
+                Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded), library.LastFailure?.Message);
+            }
+        }
+        finally
+        {
+            // Stopped on every path, before the library is disposed: a failed assertion fails the test, never hangs it.
+            stop.Cancel();
+            Assert.That(caller.Join(TimeSpan.FromSeconds(10)), Is.True, "the calling thread stopped");
         }
 
-        stop.Cancel();
-        caller.Join();
         Assert.That(counts, Has.Count.GreaterThan(100));
         Assert.That(counts, Is.EqualTo(Enumerable.Range(1, counts.Count).Select(n => (long)n)),
             "every call counted exactly once: no call ran in a generation whose state was handed over");

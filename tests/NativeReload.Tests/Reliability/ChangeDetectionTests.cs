@@ -106,7 +106,7 @@ public sealed class ChangeDetectionTests
                 samples++;
                 Thread.Sleep(1);
             }
-        });
+        }) { IsBackground = true }; // only reads the directory: harmless if a failed assertion leaves it running
         sampler.Start();
 
         // Renames bring v1 or v2; in-place truncate+write brings v3: the versions loaded show which were seen.
@@ -130,7 +130,7 @@ public sealed class ChangeDetectionTests
         Eventually.That(() => Version(library) == last, $"the last build (v{last})");
         Thread.Sleep(500);
         stop.Cancel();
-        sampler.Join();
+        Assert.That(sampler.Join(TimeSpan.FromSeconds(10)), Is.True, "the sampler stopped");
 
         TestContext.Out.WriteLine($"storm: {recorder.Reloads.Count} reloads, {recorder.Failures.Count} failures, max {maxCopies} copies over {samples} samples, versions loaded: {string.Join(",", loadedVersions)}");
         Assert.Multiple(() =>

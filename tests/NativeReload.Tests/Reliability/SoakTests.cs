@@ -82,7 +82,7 @@ public sealed class SoakTests
                 maxCopies = Math.Max(maxCopies, CountCopies(library.ShadowDirectory));
                 Thread.Sleep(1);
             }
-        });
+        }) { IsBackground = true }; // only reads the directory: harmless if a failed assertion leaves it running
         sampler.Start();
 
         int n = 0;
@@ -131,7 +131,7 @@ public sealed class SoakTests
 
         TimeSpan elapsed = clock.Elapsed;
         stop.Cancel();
-        sampler.Join();
+        Assert.That(sampler.Join(TimeSpan.FromSeconds(10)), Is.True, "the sampler stopped");
         long rssAfter = RssKiB();
         int fdsAfter = OpenFileDescriptors();
         int mapsAfter = AllMappings();

@@ -135,7 +135,7 @@ public sealed class ReloadTests
         var library = Open(watch: false);
         string shadow = library.ShadowDirectory;
         _dir.ReplaceByRename("greeter_v2");
-        library.Reload();
+        Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded), "a real reload, so two copies existed");
         Assert.That(Directory.GetFiles(shadow, "*" + Path.GetExtension(_dir.LibraryPath)), Has.Length.EqualTo(1), "only the current copy stays");
 
         library.Dispose();
@@ -164,7 +164,7 @@ public sealed class ReloadTests
         using var library = Open(watch: false);
         var recorder = new LibraryRecorder<GreeterExports>(library);
         _dir.ReplaceByRename("greeter_v2");
-        library.Reload();
+        Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
         Assert.That(recorder.Retired.Single().Unmapped, Is.True);
     }
 }
