@@ -146,7 +146,7 @@ public sealed class BrokenBuildTests
 
         if (!File.Exists(TestPaths.Cli))
         {
-            Assert.Ignore($"the published CLI {TestPaths.Cli} is missing (./build.sh publishes it)");
+            Assert.Fail($"the published CLI {TestPaths.Cli} is missing: run ./build.sh build (it publishes it)");
         }
 
         // The watcher's thread cannot be given a lower fsuid from here, so run a whole host as an unprivileged user
@@ -252,8 +252,7 @@ public sealed class BrokenBuildTests
 
     private void AssertFailure(ReloadFailedEventArgs failure, ReloadFailureReason reason, string detailFragment)
     {
-        string cliLine = $"reload failed: {failure.FilePath}: {failure.Detail}; still running generation {failure.RunningGeneration}";
-        TestContext.Out.WriteLine($"{reason}: {cliLine}");
+        TestContext.Out.WriteLine($"{reason}: {failure.Detail}");
         Assert.Multiple(() =>
         {
             Assert.That(failure.Reason, Is.EqualTo(reason));
@@ -261,7 +260,7 @@ public sealed class BrokenBuildTests
             Assert.That(failure.FilePath, Is.EqualTo(_dir.LibraryPath));
             Assert.That(failure.RunningGeneration, Is.EqualTo(1));
             Assert.That(failure.Failure.Message, Is.EqualTo($"{_dir.LibraryPath}: {failure.Detail}"), "the message names the file and the reason");
-            Assert.That(cliLine, Does.Not.Contain("\n").And.Not.Contain("\r"), "one line");
+            Assert.That(failure.Detail, Does.Not.Contain("\n").And.Not.Contain("\r").And.Not.Contain("   at "), "the reason fits one line: no line break, no stack trace");
         });
     }
 }

@@ -80,6 +80,12 @@ internal static partial class ReliabilitySupport
             Assert.Ignore("per-thread file system uid is Linux only");
         }
 
+        if (!IsRoot)
+        {
+            // An ordinary user is denied a mode-000 file already: nothing to drop, and nothing to skip.
+            return new NoChange();
+        }
+
         Thread.BeginThreadAffinity();
         uint previous = SetFsUid(uid);
         if (SetFsUid(uid) != uid)
@@ -90,6 +96,13 @@ internal static partial class ReliabilitySupport
         }
 
         return new Restore(previous);
+    }
+
+    private sealed class NoChange : IDisposable
+    {
+        public void Dispose()
+        {
+        }
     }
 
     /// <summary>chmod on Unix; nothing on Windows (the callers skip there).</summary>
