@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # NativeReload build script. Same verbs as build.ps1 (keep the two in step):
 #   ./build.sh          build the native side (CMake) and the managed side (dotnet)
-#   ./build.sh run      build, then run the host on the sample: prints "message: ..." every second,
-#                       and rebuilds + reloads it whenever a file in native/greeter/ is saved
+#   ./build.sh run      build the host and the C sample (only those; -v shows the tools' output), then run the
+#                       host on it: prints "message: ..." every second, and rebuilds + reloads it whenever a file
+#                       in native/greeter/ is saved
 #   ./build.sh test     build, then native tests (ctest) and managed tests (dotnet test);
 #                       ends with "tests: N passed, M failed, K skipped"
 #   ./build.sh bench    build, then the benchmarks (bench/README.md): "--short" for a quick check,
@@ -34,9 +35,52 @@ check_tools() {
   fi
 }
 
+jobs="$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)"
+
 build_native() {
   cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE="$config" >/dev/null
-  cmake --build "$build_dir" --config "$config" --parallel
+  cmake --build "$build_dir" --config "$config" --parallel "$jobs"
+}
+
+# `run` builds only what it runs (the host and the C sample) and says one line per step; the tools' own output goes to
+# artifacts/run-build.log and is shown when a step fails (or always with -v).
+verbose=0
+step() {
+  local what="$1"; shift
+  local log="$root/artifacts/run-build.log" started=$SECONDS
+  mkdir -p "$root/artifacts"
+  if [[ $verbose -eq 1 ]]; then
+    echo "build.sh: $what" >&2
+    "$@" >&2 || exit $?
+    return
+  fi
+  printf 'build.sh: %s... ' "$what" >&2
+  if "$@" >"$log" 2>&1; then
+    echo "ok ($((SECONDS - started)) s)" >&2
+  else
+    local status=$?
+    echo "failed (exit $status); its output:" >&2
+    tail -n 60 "$log" >&2
+    exit $status
+  fi
+}
+
+# The published host is up to date when no managed source or build setting is newer than it.
+host_up_to_date() {
+  local host="$root/artifacts/nativereload/nativereload"
+  [[ -x "$host" ]] && [[ -z "$(find "$root/managed" "$root/Directory.Build.props" "$root/Directory.Packages.props" \
+    -newer "$host" -type f -not -path '*/obj/*' -not -path '*/bin/*' -print -quit 2>/dev/null)" ]]
+}
+
+build_for_run() {
+  step "configuring CMake" cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE="$config"
+  step "building the C sample (greeter)" cmake --build "$build_dir" --config "$config" --target greeter --parallel "$jobs"
+  if host_up_to_date; then
+    echo "build.sh: host up to date" >&2
+  else
+    step "building the host" dotnet publish "$root/managed/NativeReload.Cli" -c "$config" --nologo -v quiet \
+      -o "$root/artifacts/nativereload" -maxcpucount:"$jobs"
+  fi
 }
 
 build_managed() {
@@ -117,7 +161,8 @@ case "$verb" in
     check_tools; build_native; build_managed
     echo "built: host $root/artifacts/nativereload/nativereload, sample $(sample_library)" ;;
   run)
-    check_tools; build_native; build_managed
+    if [[ "${1:-}" == "-v" ]]; then verbose=1; shift; fi
+    check_tools; build_for_run
     # The full loop: edit native/greeter/greeter.c, save, and the host rebuilds it and shows the new message.
     exec "$root/artifacts/nativereload/nativereload" watch "$(sample_library)" \
       --build "cmake --build \"$build_dir\" --config $config --target greeter" \
@@ -130,7 +175,7 @@ case "$verb" in
   mutate)
     check_tools; build_native; build_managed; run_mutation "$@" ;;
   -h|--help|help)
-    sed -n '2,11p' "$0" ;;
+    sed -n '2,12p' "$0" ;;
   *)
     echo "build.sh: unknown verb '$verb' (use: build, run, test, bench, mutate)" >&2; exit 2 ;;
 esac

@@ -53,7 +53,11 @@ internal sealed class SettledChangeLoop : IDisposable
     /// </summary>
     public bool StillSettling(Reloading.LibraryLoadException failure) => failure.IsTransient && SinceLastChange < _settleTimeout;
 
-    /// <summary>Stops watching and waits for a running attempt to end (unless called from the loop's own thread).</summary>
+    /// <summary>
+    /// Stops watching. Does not wait for the loop's thread: it may be inside an event handler that waits for the owner's
+    /// <c>Dispose</c> on another thread, and joining it would deadlock. The owner serialises with a running attempt
+    /// through its own lock; the thread ends at its next check and releases its own resources.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -63,12 +67,6 @@ internal sealed class SettledChangeLoop : IDisposable
 
         _stop.Cancel();
         _watcher.Dispose();
-        if (_thread != Thread.CurrentThread)
-        {
-            _thread.Join();
-            _stop.Dispose();
-            _signal.Dispose();
-        }
     }
 
     private void OnFileChanged(FileChangeKind kind)
@@ -89,6 +87,19 @@ internal sealed class SettledChangeLoop : IDisposable
     }
 
     private void Loop()
+    {
+        try
+        {
+            RunUntilStopped();
+        }
+        finally
+        {
+            _stop.Dispose();
+            _signal.Dispose();
+        }
+    }
+
+    private void RunUntilStopped()
     {
         CancellationToken token = _stop.Token;
         TimeSpan wait = Timeout.InfiniteTimeSpan;

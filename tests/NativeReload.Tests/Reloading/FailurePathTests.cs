@@ -292,6 +292,25 @@ public sealed class FailurePathTests
     }
 
     [Test]
+    public void ReloadedHandler_OnTheWatcherThread_ThatWaitsForDisposeOnAnotherThread_DoesNotDeadlock()
+    {
+        _dir.ReplaceByRename("greeter_v1");
+        var library = new ReloadableLibrary<GreeterExports>(_dir.LibraryPath, GreeterExports.Bind);
+        bool? disposedInTime = null;
+        using var handled = new ManualResetEventSlim();
+        library.Reloaded += (_, _) =>
+        {
+            disposedInTime = Task.Run(library.Dispose).Wait(TimeSpan.FromSeconds(3));
+            handled.Set();
+        };
+
+        _dir.ReplaceByRename("greeter_v2");
+        Assert.That(handled.Wait(Bounded), Is.True, "the watcher reloaded and raised Reloaded");
+        Assert.That(disposedInTime, Is.True, "Dispose on another thread finished while the watcher's handler waited for it");
+        Assert.Throws<ObjectDisposedException>(() => library.Enter());
+    }
+
+    [Test]
     public void Dispose_FromInsideAReloadedHandler_OnTheReloadingThread_Completes_AndTwiceIsHarmless()
     {
         var library = OpenProbe("state_probe_v1");
