@@ -14,7 +14,7 @@ internal static partial class IsolationLog
     [LoggerMessage(103, LogLevel.Information, "Restarted {File} on generation {Generation}")]
     public static partial void Restarted(ILogger logger, string file, long generation);
 
-    [LoggerMessage(104, LogLevel.Warning, "No generation of {File} is left that did not crash; waiting for a new build")]
+    [LoggerMessage(104, LogLevel.Warning, "No generation of {File} is left that did not crash; waiting for the file to change")]
     public static partial void Unavailable(ILogger logger, string file);
 
     [LoggerMessage(105, LogLevel.Error, "Cannot start a worker for {File}: {Reason}")]
