@@ -52,7 +52,7 @@ public static unsafe class IsolationWorker
         }
 
         var session = new Session(socket);
-        session.Writer.Start((byte)WorkerOp.Hello).WriteString(token).WriteInt32(Environment.ProcessId).Send(socket);
+        session.Writer.Start((byte)WorkerOp.Hello).WriteString(token).WriteInt32(Environment.ProcessId).Send(socket, 0);
         return session.Serve();
     }
 
@@ -114,9 +114,10 @@ public static unsafe class IsolationWorker
             while (true)
             {
                 int length;
+                uint sequence;
                 try
                 {
-                    length = FrameChannel.Receive(socket, ref _buffer, Timeout.InfiniteTimeSpan);
+                    length = FrameChannel.Receive(socket, ref _buffer, Timeout.InfiniteTimeSpan, out sequence);
                 }
                 catch (Exception e) when (e is EndOfStreamException or SocketException)
                 {
@@ -146,7 +147,7 @@ public static unsafe class IsolationWorker
                         break;
                     case WorkerOp.Shutdown:
                         Shutdown();
-                        Writer.Start((byte)WorkerStatus.Ok).Send(socket);
+                        Writer.Start((byte)WorkerStatus.Ok).Send(socket, sequence);
                         return 0;
                     default:
                         Console.Error.WriteLine("nativereload worker: unknown request; exiting");
@@ -161,7 +162,7 @@ public static unsafe class IsolationWorker
                         .WriteString($"the answer ({size} bytes) is larger than the channel's limit of {FrameChannel.MaxFrame} bytes");
                 }
 
-                Writer.Send(socket);
+                Writer.Send(socket, sequence); // the answer carries its request's number
             }
         }
 

@@ -15,6 +15,7 @@ internal sealed class WorkerProcess : IDisposable
     private readonly Socket _socket;
     private byte[] _buffer = new byte[4096];
     private int _timeoutMilliseconds = -1;
+    private uint _sequence;
 
     private WorkerProcess(Process process, Socket socket)
     {
@@ -100,9 +101,9 @@ internal sealed class WorkerProcess : IDisposable
             try
             {
                 worker.SetTimeout(startTimeout);
-                int length = FrameChannel.Receive(socket, ref worker._buffer, startTimeout);
+                int length = FrameChannel.Receive(socket, ref worker._buffer, startTimeout, out uint sequence);
                 var hello = new FrameReader(worker._buffer.AsSpan(0, length));
-                if ((WorkerOp)hello.ReadByte() != WorkerOp.Hello || hello.ReadString() != token)
+                if (sequence != 0 || (WorkerOp)hello.ReadByte() != WorkerOp.Hello || hello.ReadString() != token)
                 {
                     throw new IOException("a process that is not our worker connected to the worker socket");
                 }
@@ -149,8 +150,16 @@ internal sealed class WorkerProcess : IDisposable
         SetTimeout(timeout);
         try
         {
-            Writer.Send(_socket);
-            int length = FrameChannel.Receive(_socket, ref _buffer, timeout);
+            uint request = ++_sequence;
+            Writer.Send(_socket, request);
+            int length = FrameChannel.Receive(_socket, ref _buffer, timeout, out uint answer);
+            if (answer != request)
+            {
+                // Something else wrote into the channel (the library has the worker's descriptors): every later
+                // answer would be off by one, so this worker is done.
+                throw new InvalidDataException($"an answer out of turn (request {request}, answer {answer})");
+            }
+
             return _buffer.AsSpan(0, length);
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)

@@ -6,8 +6,10 @@ namespace NativeReload.Isolation;
 
 /// <summary>
 /// The host ↔ worker channel: one Unix domain socket, strictly request/response, one request in flight. A frame is a
-/// little-endian <c>uint32</c> body length followed by the body: one byte (the request's <see cref="WorkerOp"/> or the
-/// response's <see cref="WorkerStatus"/>) and the payload. Strings are an <c>int32</c> byte count (-1: null) and UTF-8.
+/// little-endian <c>uint32</c> body length, a <c>uint32</c> request number (the host counts its requests from 1; an
+/// answer carries the number of its request; Hello is 0), then the body: one byte (the request's <see cref="WorkerOp"/>
+/// or the response's <see cref="WorkerStatus"/>) and the payload. Strings are an <c>int32</c> byte count (-1: null) and
+/// UTF-8.
 /// </summary>
 internal enum WorkerOp : byte
 {
@@ -59,7 +61,7 @@ internal sealed class FrameWriter
 
     public FrameWriter Start(byte kind)
     {
-        _length = 4;
+        _length = FrameChannel.HeaderSize;
         return WriteByte(kind);
     }
 
@@ -120,16 +122,17 @@ internal sealed class FrameWriter
     public void Advance(int count) => _length += count;
 
     /// <summary>Bytes of body written so far (the frame's length prefix excluded).</summary>
-    public int BodyLength => _length - 4;
+    public int BodyLength => _length - FrameChannel.HeaderSize;
 
     /// <summary>Overwrites an int32 at <paramref name="bodyOffset"/> (from the start of the body) already written.</summary>
     public void PatchInt32(int bodyOffset, int value) =>
-        BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(4 + bodyOffset), value);
+        BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(FrameChannel.HeaderSize + bodyOffset), value);
 
-    /// <summary>Sends the frame in one write.</summary>
-    public void Send(Socket socket)
+    /// <summary>Sends the frame in one write, numbered <paramref name="sequence"/>.</summary>
+    public void Send(Socket socket, uint sequence)
     {
-        BinaryPrimitives.WriteUInt32LittleEndian(_buffer, (uint)(_length - 4));
+        BinaryPrimitives.WriteUInt32LittleEndian(_buffer, (uint)BodyLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(4), sequence);
         ReadOnlySpan<byte> frame = _buffer.AsSpan(0, _length);
         while (!frame.IsEmpty)
         {
@@ -197,6 +200,9 @@ internal static class FrameChannel
     /// <summary>Frames larger than this are a protocol error (a corrupted length), not an allocation.</summary>
     public const int MaxFrame = 256 * 1024 * 1024;
 
+    /// <summary>Bytes before the body: the body length and the request number.</summary>
+    public const int HeaderSize = 8;
+
     /// <summary>
     /// Receives one frame body into <paramref name="buffer"/> and returns its length. The buffer grows with the bytes
     /// that really arrive, not with what the length prefix claims.
@@ -206,15 +212,17 @@ internal static class FrameChannel
     /// <param name="timeout">Bounds the whole frame, however slowly it trickles in; <see cref="Timeout.InfiniteTimeSpan"/>: none.</param>
     /// <exception cref="EndOfStreamException">The peer closed the socket (it exited or crashed).</exception>
     /// <exception cref="SocketException">The frame did not arrive in time (<see cref="SocketError.TimedOut"/>) or the connection was reset.</exception>
+    /// <param name="sequence">The frame's request number.</param>
     /// <exception cref="InvalidDataException">The length prefix is 0 or larger than <see cref="MaxFrame"/>.</exception>
-    public static int Receive(Socket socket, ref byte[] buffer, TimeSpan timeout)
+    public static int Receive(Socket socket, ref byte[] buffer, TimeSpan timeout, out uint sequence)
     {
         var deadline = new Deadline(socket, timeout);
         try
         {
-            Span<byte> header = stackalloc byte[4];
+            Span<byte> header = stackalloc byte[HeaderSize];
             Fill(socket, header, ref deadline);
             uint length = BinaryPrimitives.ReadUInt32LittleEndian(header);
+            sequence = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
             if (length == 0 || length > MaxFrame)
             {
                 throw new InvalidDataException($"bad frame length {length}");

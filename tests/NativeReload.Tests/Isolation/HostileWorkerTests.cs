@@ -193,8 +193,9 @@ public sealed class HostileWorkerTests
 
     // ---- garbage, oversized and stalled frames ----------------------------------------------------------------
 
-    [TestCase("hostile_garbage_frame", "broke the protocol: unknown answer status 0x7F")]
+    [TestCase("hostile_garbage_frame", "broke the protocol: an answer out of turn")]
     [TestCase("hostile_huge_length", "broke the protocol: bad frame length 4294967295")]
+    [TestCase("hostile_forged_answer", "broke the protocol: an answer out of turn")]
     public void WorkerWritesABadFrame_ItIsKilledAndReportedOnce_TheLastGoodGenerationAnswers_AndTheNextBuildLoads(string export, string description)
     {
         using IsolatedLibrary library = Open("greeter_v1");
@@ -239,7 +240,7 @@ public sealed class HostileWorkerTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(e.Crash.ToString(), Is.EqualTo($"crashed: {_dir.LibraryPath} generation 2 ({description})"));
+            Assert.That(e.Crash.ToString(), Does.StartWith($"crashed: {_dir.LibraryPath} generation 2 ({description}").And.EndsWith(")"));
             Assert.That(elapsed, Is.LessThan(TimeSpan.FromSeconds(4)), "the fault, the kill and the restart together");
             Assert.That(_crashes, Has.Count.EqualTo(1), "one report");
             Assert.That(Process.GetProcesses().Any(p => p.Id == hostileWorker), Is.False, "the lying worker is gone");
