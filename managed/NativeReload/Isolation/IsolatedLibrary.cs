@@ -57,6 +57,7 @@ public sealed class IsolatedLibrary : IDisposable
     private string? _crashedHash;
     private string? _lastFailedHash;
     private int _disposed;
+    private volatile bool _watcherRaising; // the watcher thread is in an event handler (set under _lock)
 
     /// <summary>Loads <paramref name="filePath"/> in a new worker as generation 1 and, unless disabled, starts watching it.</summary>
     /// <param name="filePath">The library file (the build output; only copies of it are loaded).</param>
@@ -270,7 +271,24 @@ public sealed class IsolatedLibrary : IDisposable
             return;
         }
 
-        _changes?.Dispose();
+        bool watcherInHandler;
+        lock (_lock)
+        {
+            watcherInHandler = _watcherRaising;
+        }
+
+        if (watcherInHandler)
+        {
+            // A handler on the watcher thread may be waiting for this very Dispose: stopping the watcher waits for its
+            // thread, so that wait goes to the thread pool and ends when the handler returns (Attempt, the handler's
+            // caller, sees the library disposed and does nothing more).
+            SettledChangeLoop changes = _changes!;
+            ThreadPool.UnsafeQueueUserWorkItem(_ => changes.Dispose(), null);
+        }
+        else
+        {
+            _changes?.Dispose();
+        }
 
         lock (_lock)
         {
@@ -336,10 +354,10 @@ public sealed class IsolatedLibrary : IDisposable
     private WorkerCrashedException BrokeProtocol(Exception e) => Lost(WorkerLostException.Protocol(e.Message, e));
 
     /// <summary>Enters the lock; disposing the scope leaves it and then raises the events queued meanwhile.</summary>
-    private EventScope Locked()
+    private EventScope Locked(bool onWatcher = false)
     {
         _lock.Enter();
-        return new EventScope(this);
+        return new EventScope(this, onWatcher);
     }
 
     /// <summary>Queues an event to be raised once the lock is released (see <see cref="Locked"/>). Called under the lock.</summary>
@@ -638,7 +656,7 @@ public sealed class IsolatedLibrary : IDisposable
 
     private Outcome Attempt(bool fromWatcher)
     {
-        using (Locked())
+        using (Locked(onWatcher: fromWatcher && _changes is not null))
         {
             if (Volatile.Read(ref _disposed) != 0)
             {
@@ -745,7 +763,11 @@ public sealed class IsolatedLibrary : IDisposable
     }
 
     /// <summary>Leaves the lock, then raises what was queued under it (a handler's exception is logged, not thrown).</summary>
-    private readonly ref struct EventScope(IsolatedLibrary owner)
+    /// <remarks>
+    /// <paramref name="onWatcher"/>: the scope runs on the watcher's thread, whose handlers <see cref="Dispose"/> must
+    /// not wait for; the flag is set before the lock is left, so a Dispose that takes the lock afterwards sees it.
+    /// </remarks>
+    private readonly ref struct EventScope(IsolatedLibrary owner, bool onWatcher)
     {
         public void Dispose()
         {
@@ -754,18 +776,37 @@ public sealed class IsolatedLibrary : IDisposable
             {
                 events = [.. owner._events];
                 owner._events.Clear();
+                if (onWatcher)
+                {
+                    owner._watcherRaising = true;
+                }
             }
 
             owner._lock.Exit();
-            foreach (Action raise in events ?? [])
+            if (events is null)
             {
-                try
+                return;
+            }
+
+            try
+            {
+                foreach (Action raise in events)
                 {
-                    raise();
+                    try
+                    {
+                        raise();
+                    }
+                    catch (Exception e)
+                    {
+                        IsolationLog.HandlerError(owner._logger, e, owner.FilePath);
+                    }
                 }
-                catch (Exception e)
+            }
+            finally
+            {
+                if (onWatcher)
                 {
-                    IsolationLog.HandlerError(owner._logger, e, owner.FilePath);
+                    owner._watcherRaising = false;
                 }
             }
         }

@@ -175,6 +175,23 @@ public sealed class HostileWorkerTests
         Assert.That(library.WorkerProcessId, Is.Zero, "no worker is left running after Dispose");
     }
 
+    [Test]
+    public void ReloadFailedHandler_OnTheWatcherThread_ThatWaitsForDisposeOnAnotherThread_DoesNotDeadlock()
+    {
+        _dir.ReplaceByRename("greeter_v1");
+        IsolatedLibrary library = new(_dir.LibraryPath, new IsolatedLibraryOptions
+        {
+            Worker = IsolatedWorkerCommand.ForCli(TestPaths.Cli),
+            RequiredExports = ["get_message"],
+            WorkerOutput = _ => { },
+        });
+        var handled = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        library.ReloadFailed += (_, _) => handled.TrySetResult(DisposeOnAnotherThread(library));
+        _dir.ReplaceByRename("greeter_nomsg");
+        Assert.That(handled.Task.Wait(TimeSpan.FromSeconds(30)), Is.True, "the watcher reported the broken build");
+        Assert.That(handled.Task.Result, Is.True, "Dispose on another thread finished while the watcher's handler waited for it");
+    }
+
     private static bool DisposeOnAnotherThread(IsolatedLibrary library)
     {
         var thread = new Thread(library.Dispose) { IsBackground = true };
