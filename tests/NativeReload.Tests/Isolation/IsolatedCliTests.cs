@@ -105,9 +105,11 @@ public sealed partial class IsolatedCliTests
         Assert.That(Alive(worker), Is.True, "the worker hangs in the library");
 
         Assert.That(Kill(host.Pid, 9), Is.Zero, "SIGKILL the host");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             Eventually.That(() => !Alive(worker), $"worker {worker} to end after its host was killed", TimeSpan.FromSeconds(5));
+            TestContext.Out.WriteLine($"worker gone {clock.Elapsed.TotalMilliseconds:0.0} ms after SIGKILL of the host");
         }
         finally
         {
