@@ -489,8 +489,13 @@ public sealed class IsolatedLibrary : IDisposable
             try
             {
                 // Whatever the last worker wrote into the headers, the next one maps blocks that are what the host says.
-                offered?.RestoreHeader();
-                _block?.RestoreHeader();
+                foreach (SharedStateFile? block in (ReadOnlySpan<SharedStateFile?>)[offered, _block == offered ? null : _block])
+                {
+                    if (block?.RestoreHeader() == true)
+                    {
+                        IsolationLog.StateHeaderRestored(_logger, FilePath, block.Path);
+                    }
+                }
             }
             catch (IOException e)
             {

@@ -25,4 +25,7 @@ internal static partial class IsolationLog
 
     [LoggerMessage(107, LogLevel.Error, "An event handler of {File} threw")]
     public static partial void HandlerError(ILogger logger, Exception exception, string file);
+
+    [LoggerMessage(108, LogLevel.Warning, "The state block {Block} of {File} had its header or length changed by the worker; the host's values were put back")]
+    public static partial void StateHeaderRestored(ILogger logger, string file, string block);
 }

@@ -72,7 +72,7 @@ internal sealed class SharedStateFile : IDisposable
         var block = new SharedStateFile(path, new FileStream(path, options), rounded);
         try
         {
-            block.RestoreHeader();
+            _ = block.RestoreHeader(); // writes the first header
         }
         catch
         {
@@ -87,18 +87,28 @@ internal sealed class SharedStateFile : IDisposable
     /// Writes the magic and the host's size into the header, and gives the file its length back (zero-filled) if
     /// something cut it: whatever the last worker did to them. The layout and loaded fields are left as they are.
     /// </summary>
-    public void RestoreHeader()
+    /// <returns>True when something had to be put back (a worker wrote where it must not).</returns>
+    public bool RestoreHeader()
     {
         long length = HeaderSize + (long)Size;
+        bool changed = false;
         if (RandomAccess.GetLength(_file) != length)
         {
             RandomAccess.SetLength(_file, length);
+            changed = true;
         }
 
-        Span<byte> header = stackalloc byte[16];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header, Magic);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header[8..], Size);
-        RandomAccess.Write(_file, header, 0);
+        Span<byte> expected = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(expected, Magic);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(expected[8..], Size);
+        Span<byte> actual = stackalloc byte[16];
+        if (changed || RandomAccess.Read(_file, actual, 0) != 16 || !actual.SequenceEqual(expected))
+        {
+            RandomAccess.Write(_file, expected, 0);
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>A copy of the block's bytes as they are now: exactly <see cref="Size"/> bytes (zeros where the file ends early).</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using NativeReload.Isolation;
 using NativeReload.Loading;
 using NativeReload.Reloading;
@@ -42,7 +43,7 @@ public sealed class HostileWorkerTests
     [TearDown]
     public void TearDown() => _dir?.Dispose();
 
-    private IsolatedLibrary Open(string fixture, TimeSpan? timeout = null)
+    private IsolatedLibrary Open(string fixture, TimeSpan? timeout = null, ILogger? logger = null)
     {
         _dir.ReplaceByRename(fixture);
         var library = new IsolatedLibrary(_dir.LibraryPath, new IsolatedLibraryOptions
@@ -52,7 +53,7 @@ public sealed class HostileWorkerTests
             CallTimeout = timeout ?? TimeSpan.FromSeconds(5),
             RequiredExports = ["get_message"],
             WorkerOutput = _ => { },
-        });
+        }, logger);
         library.Crashed += (_, e) => _crashes.Enqueue(e);
         library.ReloadFailed += (_, e) => _failures.Enqueue(e);
         return library;
@@ -73,7 +74,8 @@ public sealed class HostileWorkerTests
     [Test]
     public void WorkerWritesIntoTheStateFileHeader_TheHostReadsOnlyWhatItsOwnRecordsSay_AndARestartGetsAGoodHeader()
     {
-        using IsolatedLibrary library = Open("isolation_hostile");
+        var warnings = new WarningRecorder();
+        using IsolatedLibrary library = Open("isolation_hostile", logger: warnings);
         Assert.That(library.CallString("hostile_corrupt_header"), Is.EqualTo("header corrupted"));
 
         // The header now says 0x7fff0000 bytes and has no magic. The block is 16 bytes: that is all the host reads.
@@ -90,9 +92,30 @@ public sealed class HostileWorkerTests
             Assert.That(library.CallString("get_message"), Is.EqualTo("Hello from hostile"));
             Assert.That(library.StateSnapshot(), Has.Length.EqualTo(16));
             Assert.That(_crashes, Has.Count.EqualTo(1));
+            Assert.That(warnings.Lines.Where(line => line.Contains("header", StringComparison.Ordinal)), Has.Exactly(1).Items,
+                "the tampering is reported once, when the host puts the header back");
         });
         Assert.That(ReloadTo(library, "greeter_v2"), Is.EqualTo(ReloadOutcome.Loaded));
         Assert.That(library.CallString("get_message"), Is.EqualTo("Hello from v2"));
+    }
+
+    /// <summary>Keeps the warnings (and worse) a library logs.</summary>
+    private sealed class WarningRecorder : ILogger
+    {
+        public ConcurrentQueue<string> Lines { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                Lines.Enqueue(formatter(state, exception));
+            }
+        }
     }
 
     // ---- defect 5: an oversized call is reported as a crash of a good build ------------------------------------
