@@ -45,8 +45,7 @@ internal static class RunCommand
                     return ExitCodes.LoadFailed;
                 }
 
-                isolated.Run(loop.Interval(parse), parse.GetValue(loop.Count), Console.Out, cancellation());
-                return ExitCodes.Success;
+                return isolated.Run(loop.Interval(parse), parse.GetValue(loop.Count), Console.Out, cancellation());
             }
 
             using ReloadLoop? session = ReloadLoop.Open(parse.GetValue(loop.Library)!, parse.GetValue(loop.Call)!, Console.Error, loggers());

@@ -56,8 +56,14 @@ internal sealed class IsolatedLoop : IDisposable
     }
 
     /// <summary>Ticks until <paramref name="count"/> calls were made or <paramref name="cancel"/> fires.</summary>
-    public void Run(TimeSpan interval, long? count, TextWriter stdout, CancellationToken cancel)
+    /// <returns>
+    /// The exit code: <see cref="ExitCodes.Success"/>, or <see cref="ExitCodes.LoadFailed"/> when <paramref name="count"/>
+    /// calls were made and none printed a message (every generation crashed): a run that showed nothing did not succeed.
+    /// </returns>
+    public int Run(TimeSpan interval, long? count, TextWriter stdout, CancellationToken cancel)
     {
+        long calls = 0;
+        bool printed = false;
         for (long tick = 0; count is null || tick < count; tick++)
         {
             if (tick > 0 && cancel.WaitHandle.WaitOne(interval))
@@ -65,11 +71,21 @@ internal sealed class IsolatedLoop : IDisposable
                 break;
             }
 
+            calls++;
             if (Call() is { } message)
             {
                 stdout.WriteLine($"message: {message}");
+                printed = true;
             }
         }
+
+        if (count is not null && calls == count && !printed)
+        {
+            _stderr.WriteLine($"error: {_library.FilePath}: none of the {calls} calls printed a message");
+            return ExitCodes.LoadFailed;
+        }
+
+        return ExitCodes.Success;
     }
 
     private string? Call()

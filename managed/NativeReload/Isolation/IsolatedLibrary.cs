@@ -24,10 +24,21 @@ namespace NativeReload.Isolation;
 /// exports, checks the plugin contract's versions and runs <c>nr_unload</c>/<c>nr_load</c>.</para>
 /// <para>The plugin contract's state block lives in a memory-mapped file the host owns, so it outlives every worker.</para>
 /// <para><b>Thread-safety:</b> all members are thread-safe; calls are serialised (one request in flight per worker).
-/// A reload happens between two calls.</para>
+/// A reload happens between two calls. Events are raised after the internal lock is released, on the thread whose
+/// call or reload caused them: a handler may call back into the library, or wait for <see cref="Dispose"/> on another
+/// thread.</para>
+/// <para><b>Trust:</b> the worker and the library in it are not trusted. Sizes and offsets come from the host's own
+/// records, every answer is bounds-checked, and a worker that answers garbage is killed and reported like a crash
+/// (docs/isolation.md).</para>
 /// </remarks>
 public sealed class IsolatedLibrary : IDisposable
 {
+    /// <summary>The largest input or output of <see cref="CallBuffer"/>: what fits in one frame of the worker channel.</summary>
+    public const int MaxBufferLength = FrameChannel.MaxFrame - 4096;
+
+    /// <summary>The longest export name, in UTF-8 bytes.</summary>
+    private const int MaxExportNameLength = 1024;
+
     private const int KeptGoodGenerations = 3;
 
     private readonly IsolatedLibraryOptions _options;
@@ -37,6 +48,7 @@ public sealed class IsolatedLibrary : IDisposable
     private readonly Lock _lock = new();
     private readonly List<HostGeneration> _good = []; // oldest first; the last one is the one to restart on
     private readonly Dictionary<string, ExportName> _exportNames = new(StringComparer.Ordinal);
+    private readonly List<Action> _events = []; // raised once _lock is released (Locked)
     private readonly SettledChangeLoop? _changes;
     private WorkerProcess? _worker;
     private HostGeneration? _current;
@@ -45,6 +57,7 @@ public sealed class IsolatedLibrary : IDisposable
     private string? _crashedHash;
     private string? _lastFailedHash;
     private int _disposed;
+    private volatile bool _watcherRaising; // the watcher thread is in an event handler (set under _lock)
 
     /// <summary>Loads <paramref name="filePath"/> in a new worker as generation 1 and, unless disabled, starts watching it.</summary>
     /// <param name="filePath">The library file (the build output; only copies of it are loaded).</param>
@@ -91,8 +104,8 @@ public sealed class IsolatedLibrary : IDisposable
     public event EventHandler<ReloadFailedEventArgs>? ReloadFailed;
 
     /// <summary>
-    /// The worker died or hung. Raised before the restart, once per death; <see cref="Generation"/> afterwards says
-    /// which generation runs now (0: none is left).
+    /// The worker died, hung, or broke the protocol (it was killed). Raised once per death, after the restart;
+    /// <see cref="Generation"/> says which generation runs now (0: none is left).
     /// </summary>
     public event EventHandler<WorkerCrashedEventArgs>? Crashed;
 
@@ -139,11 +152,12 @@ public sealed class IsolatedLibrary : IDisposable
     }
 
     /// <summary>A copy of the state block's bytes as they are now (empty when no generation asked for state).</summary>
+    /// <remarks>The size is the host's own record of the block, whatever the worker wrote into the file's header.</remarks>
     public byte[] StateSnapshot()
     {
         lock (_lock)
         {
-            return _block?.Bytes.ToArray() ?? [];
+            return _block?.Snapshot() ?? [];
         }
     }
 
@@ -153,18 +167,26 @@ public sealed class IsolatedLibrary : IDisposable
     /// <exception cref="IsolatedLibraryUnavailableException">No generation can run.</exception>
     public string? CallString(string export)
     {
-        lock (_lock)
+        using (Locked())
         {
             WorkerProcess worker = Ready();
             ExportName name = NameOf(export);
             worker.Writer.Start((byte)WorkerOp.CallString).WriteInt32(name.Id).WriteBytes(name.Utf8);
             var answer = new FrameReader(Exchange(worker));
-            return (WorkerStatus)answer.ReadByte() switch
+            try
             {
-                WorkerStatus.Ok => StringPool.Shared.GetOrAdd(answer.ReadBytes(), Encoding.UTF8),
-                WorkerStatus.NullString => null,
-                _ => throw new IsolatedCallException($"{FilePath}: {answer.ReadString()}"),
-            };
+                return (WorkerStatus)answer.ReadByte() switch
+                {
+                    WorkerStatus.Ok => StringPool.Shared.GetOrAdd(answer.ReadBytes(), Encoding.UTF8),
+                    WorkerStatus.NullString => null,
+                    WorkerStatus.CallFailed => throw new IsolatedCallException($"{FilePath}: {answer.ReadString()}"),
+                    var status => throw UnknownStatus(status),
+                };
+            }
+            catch (Exception e) when (e is InvalidDataException or DecoderFallbackException)
+            {
+                throw BrokeProtocol(e);
+            }
         }
     }
 
@@ -182,29 +204,58 @@ public sealed class IsolatedLibrary : IDisposable
     /// copied back. The export returns the number of bytes it wrote (or a negative error of its own).
     /// </summary>
     /// <returns>The export's return value; <c>min(max(result, 0), output.Length)</c> bytes of <paramref name="output"/> were filled.</returns>
+    /// <exception cref="ArgumentException"><paramref name="input"/> or <paramref name="output"/> is longer than
+    /// <see cref="MaxBufferLength"/>; checked before anything is sent, so nothing else changes.</exception>
     /// <inheritdoc cref="CallString" path="/exception"/>
     public int CallBuffer(string export, ReadOnlySpan<byte> input, Span<byte> output)
     {
-        lock (_lock)
+        // The caller's mistake, not the worker's: refused before it reaches the channel, where it would break the frame.
+        if (input.Length > MaxBufferLength)
+        {
+            throw new ArgumentException($"{FilePath}: an isolated call's input is limited to {MaxBufferLength} bytes; {input.Length} given", nameof(input));
+        }
+
+        if (output.Length > MaxBufferLength)
+        {
+            throw new ArgumentException($"{FilePath}: an isolated call's output is limited to {MaxBufferLength} bytes; {output.Length} given", nameof(output));
+        }
+
+        using (Locked())
         {
             WorkerProcess worker = Ready();
             ExportName name = NameOf(export);
             worker.Writer.Start((byte)WorkerOp.CallBuffer).WriteInt32(name.Id).WriteBytes(name.Utf8).WriteBytes(input).WriteInt32(output.Length);
             var answer = new FrameReader(Exchange(worker));
-            if ((WorkerStatus)answer.ReadByte() != WorkerStatus.Ok)
+            try
             {
-                throw new IsolatedCallException($"{FilePath}: {answer.ReadString()}");
-            }
+                switch ((WorkerStatus)answer.ReadByte())
+                {
+                    case WorkerStatus.Ok:
+                        int result = answer.ReadInt32();
+                        int written = answer.ReadInt32();
+                        if (written < 0 || written > output.Length)
+                        {
+                            throw new InvalidDataException($"{written} bytes written into an output of {output.Length}");
+                        }
 
-            int result = answer.ReadInt32();
-            int written = answer.ReadInt32();
-            ReadOnlySpan<byte> bytes = answer.ReadBytesRaw(written);
-            bytes.CopyTo(output);
-            return result;
+                        answer.ReadBytesRaw(written).CopyTo(output);
+                        return result;
+                    case WorkerStatus.CallFailed:
+                        throw new IsolatedCallException($"{FilePath}: {answer.ReadString()}");
+                    case var status:
+                        throw UnknownStatus(status);
+                }
+            }
+            catch (Exception e) when (e is InvalidDataException or DecoderFallbackException)
+            {
+                throw BrokeProtocol(e);
+            }
         }
     }
 
     /// <summary>Reads the file now, without waiting for the watcher. Failures and crashes are reported through the events.</summary>
+    /// <remarks>A build the worker cannot take (a missing export, a refused <c>nr_load</c>, a state block larger than
+    /// 2 GiB) is a <see cref="ReloadFailed"/> event with a <see cref="LibraryLoadException"/>, and its copy is removed.</remarks>
     public ReloadOutcome Reload() => Attempt(fromWatcher: false) switch
     {
         Outcome.Loaded => ReloadOutcome.Loaded,
@@ -220,7 +271,24 @@ public sealed class IsolatedLibrary : IDisposable
             return;
         }
 
-        _changes?.Dispose();
+        bool watcherInHandler;
+        lock (_lock)
+        {
+            watcherInHandler = _watcherRaising;
+        }
+
+        if (watcherInHandler)
+        {
+            // A handler on the watcher thread may be waiting for this very Dispose: stopping the watcher waits for its
+            // thread, so that wait goes to the thread pool and ends when the handler returns (Attempt, the handler's
+            // caller, sees the library disposed and does nothing more).
+            SettledChangeLoop changes = _changes!;
+            ThreadPool.UnsafeQueueUserWorkItem(_ => changes.Dispose(), null);
+        }
+        else
+        {
+            _changes?.Dispose();
+        }
 
         lock (_lock)
         {
@@ -258,15 +326,46 @@ public sealed class IsolatedLibrary : IDisposable
 
     private int CallInt32(string export, int count, int a, int b)
     {
-        lock (_lock)
+        using (Locked())
         {
             WorkerProcess worker = Ready();
             ExportName name = NameOf(export);
             worker.Writer.Start((byte)WorkerOp.CallInt32).WriteInt32(name.Id).WriteBytes(name.Utf8).WriteInt32(count).WriteInt32(a).WriteInt32(b);
             var answer = new FrameReader(Exchange(worker));
-            return (WorkerStatus)answer.ReadByte() == WorkerStatus.Ok
-                ? answer.ReadInt32()
-                : throw new IsolatedCallException($"{FilePath}: {answer.ReadString()}");
+            try
+            {
+                return (WorkerStatus)answer.ReadByte() switch
+                {
+                    WorkerStatus.Ok => answer.ReadInt32(),
+                    WorkerStatus.CallFailed => throw new IsolatedCallException($"{FilePath}: {answer.ReadString()}"),
+                    var status => throw UnknownStatus(status),
+                };
+            }
+            catch (Exception e) when (e is InvalidDataException or DecoderFallbackException)
+            {
+                throw BrokeProtocol(e);
+            }
+        }
+    }
+
+    private static InvalidDataException UnknownStatus(WorkerStatus status) => new($"unknown answer status 0x{(byte)status:X2}");
+
+    /// <summary>An answer that is not one: the worker is killed (it is out of step), reported, and restarted on the last good generation.</summary>
+    private WorkerCrashedException BrokeProtocol(Exception e) => Lost(WorkerLostException.Protocol(e.Message, e));
+
+    /// <summary>Enters the lock; disposing the scope leaves it and then raises the events queued meanwhile.</summary>
+    private EventScope Locked(bool onWatcher = false)
+    {
+        _lock.Enter();
+        return new EventScope(this, onWatcher);
+    }
+
+    /// <summary>Queues an event to be raised once the lock is released (see <see cref="Locked"/>). Called under the lock.</summary>
+    private void Raise<T>(EventHandler<T>? handler, T args)
+    {
+        if (handler is not null)
+        {
+            _events.Add(() => handler(this, args));
         }
     }
 
@@ -289,7 +388,7 @@ public sealed class IsolatedLibrary : IDisposable
             case LoadStatus.Refused:
                 throw new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed, $"nr_load returned {result.Refusal} on the first load");
             default:
-                WorkerExit exit = _worker!.Finish(result.Lost!.TimedOut, _options.CallTimeout);
+                WorkerExit exit = _worker!.Finish(result.Lost!, _options.CallTimeout);
                 throw new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed, $"the worker crashed while loading generation 1 ({exit.Description})");
         }
     }
@@ -304,10 +403,10 @@ public sealed class IsolatedLibrary : IDisposable
         }
 
         throw new IsolatedLibraryUnavailableException(
-            $"{FilePath}: no generation can run (generation {_lastNumber} crashed and no earlier one is left); waiting for a new build");
+            $"{FilePath}: no generation can run (generation {_lastNumber} crashed and no earlier one is left) until the file changes");
     }
 
-    /// <summary>One request/answer with the running generation; a death or a hang becomes a crash report and a restart.</summary>
+    /// <summary>One request/answer with the running generation; a death, a hang or garbage becomes a crash report and a restart.</summary>
     private ReadOnlySpan<byte> Exchange(WorkerProcess worker)
     {
         try
@@ -316,10 +415,16 @@ public sealed class IsolatedLibrary : IDisposable
         }
         catch (WorkerLostException lost)
         {
-            WorkerCrashedEventArgs crash = ReportLost(lost, _current!, duringLoad: false);
-            RestartOnGood(NativeContract.Reload);
-            throw new WorkerCrashedException(crash);
+            throw Lost(lost);
         }
+    }
+
+    /// <summary>The running generation's worker is lost: report it, restart on the last good one, and say so to the caller.</summary>
+    private WorkerCrashedException Lost(WorkerLostException lost)
+    {
+        WorkerCrashedEventArgs crash = ReportLost(lost, _current!, duringLoad: false);
+        RestartOnGood(NativeContract.Reload);
+        return new WorkerCrashedException(crash);
     }
 
     private ExportName NameOf(string export)
@@ -327,7 +432,13 @@ public sealed class IsolatedLibrary : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(export);
         if (!_exportNames.TryGetValue(export, out ExportName? name))
         {
-            name = new ExportName(_exportNames.Count, Encoding.UTF8.GetBytes(export));
+            byte[] utf8 = Encoding.UTF8.GetBytes(export);
+            if (utf8.Length > MaxExportNameLength)
+            {
+                throw new ArgumentException($"{FilePath}: an export name is limited to {MaxExportNameLength} bytes; {utf8.Length} given", nameof(export));
+            }
+
+            name = new ExportName(_exportNames.Count, utf8);
             _exportNames.Add(export, name);
         }
 
@@ -375,6 +486,23 @@ public sealed class IsolatedLibrary : IDisposable
         SharedStateFile? grown = null;
         while (true)
         {
+            try
+            {
+                // Whatever the last worker wrote into the headers, the next one maps blocks that are what the host says.
+                foreach (SharedStateFile? block in (ReadOnlySpan<SharedStateFile?>)[offered, _block == offered ? null : _block])
+                {
+                    if (block?.RestoreHeader() == true)
+                    {
+                        IsolationLog.StateHeaderRestored(_logger, FilePath, block.Path);
+                    }
+                }
+            }
+            catch (IOException e)
+            {
+                grown?.Delete();
+                return new LoadResult(LoadStatus.Failed, Failure: new LibraryLoadException(FilePath, ReloadFailureReason.IoError, $"cannot prepare the state block: {e.Message}", e));
+            }
+
             FrameWriter request = worker.Writer.Start((byte)WorkerOp.Load)
                 .WriteInt64(generation.Number)
                 .WriteInt32(loadKind)
@@ -402,31 +530,57 @@ public sealed class IsolatedLibrary : IDisposable
                 return new LoadResult(LoadStatus.Crashed, Lost: lost);
             }
 
-            switch ((WorkerStatus)answer.ReadByte())
+            try
             {
-                case WorkerStatus.Ok:
-                    if (grown is not null)
-                    {
-                        _block?.Delete();
-                        _block = grown;
-                    }
+                switch ((WorkerStatus)answer.ReadByte())
+                {
+                    case WorkerStatus.Ok:
+                        if (grown is not null)
+                        {
+                            _block?.Delete();
+                            _block = grown;
+                        }
 
-                    generation.LoadCompleted = true;
-                    return new LoadResult(LoadStatus.Loaded);
-                case WorkerStatus.NeedState when grown is null:
-                    grown = SharedStateFile.Create(_shadows.Path, (ulong)answer.ReadInt64());
-                    offered = grown;
-                    continue;
-                case WorkerStatus.LoadFailed:
-                    grown?.Delete();
-                    var reason = (ReloadFailureReason)answer.ReadInt32();
-                    return new LoadResult(LoadStatus.Failed, Failure: new LibraryLoadException(FilePath, reason, answer.ReadString() ?? "failed"));
-                case WorkerStatus.LoadRefused:
-                    grown?.Delete();
-                    return new LoadResult(LoadStatus.Refused, Refusal: answer.ReadInt32());
-                default:
-                    grown?.Delete();
-                    return new LoadResult(LoadStatus.Failed, Failure: new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed, "the worker broke the protocol while loading"));
+                        generation.LoadCompleted = true;
+                        return new LoadResult(LoadStatus.Loaded);
+                    case WorkerStatus.NeedState when grown is null:
+                        ulong wanted = unchecked((ulong)answer.ReadInt64());
+                        if (wanted > SharedStateFile.MaxSize)
+                        {
+                            return new LoadResult(LoadStatus.Failed, Failure: new LibraryLoadException(FilePath, ReloadFailureReason.InitFailed,
+                                $"it asks for a state block of {wanted} bytes (nr_get_plugin_info's state_size); the limit is 2 GiB"));
+                        }
+
+                        try
+                        {
+                            grown = SharedStateFile.Create(_shadows.Path, wanted);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            return new LoadResult(LoadStatus.Failed, Failure: new LibraryLoadException(FilePath, ReloadFailureReason.IoError,
+                                $"cannot create a state block of {wanted} bytes in {_shadows.Path}: {e.Message}", e));
+                        }
+
+                        offered = grown;
+                        continue;
+                    case WorkerStatus.LoadFailed:
+                        grown?.Delete();
+                        int reason = answer.ReadInt32();
+                        string detail = answer.ReadString() ?? "failed";
+                        return Enum.IsDefined((ReloadFailureReason)reason)
+                            ? new LoadResult(LoadStatus.Failed, Failure: new LibraryLoadException(FilePath, (ReloadFailureReason)reason, detail))
+                            : throw new InvalidDataException($"unknown failure reason {reason}");
+                    case WorkerStatus.LoadRefused:
+                        grown?.Delete();
+                        return new LoadResult(LoadStatus.Refused, Refusal: answer.ReadInt32());
+                    case var status:
+                        throw UnknownStatus(status);
+                }
+            }
+            catch (Exception e) when (e is InvalidDataException or DecoderFallbackException)
+            {
+                grown?.Delete();
+                return new LoadResult(LoadStatus.Crashed, Lost: WorkerLostException.Protocol(e.Message, e));
             }
         }
     }
@@ -434,7 +588,7 @@ public sealed class IsolatedLibrary : IDisposable
     /// <summary>Bookkeeping after a worker death: how it ended, the event, and the crashed generation is never restarted.</summary>
     private WorkerCrashedEventArgs ReportLost(WorkerLostException lost, HostGeneration crashed, bool duringLoad)
     {
-        WorkerExit exit = _worker!.Finish(lost.TimedOut, _options.CallTimeout);
+        WorkerExit exit = _worker!.Finish(lost, _options.CallTimeout);
         _worker.Dispose();
         _worker = null;
         _current = null;
@@ -507,7 +661,7 @@ public sealed class IsolatedLibrary : IDisposable
 
     private Outcome Attempt(bool fromWatcher)
     {
-        lock (_lock)
+        using (Locked(onWatcher: fromWatcher && _changes is not null))
         {
             if (Volatile.Read(ref _disposed) != 0)
             {
@@ -572,7 +726,17 @@ public sealed class IsolatedLibrary : IDisposable
                 loadKind = _block?.EverLoaded == true ? NativeContract.Reload : NativeContract.FirstLoad;
             }
 
-            LoadResult result = LoadInWorker(next, loadKind);
+            LoadResult result;
+            try
+            {
+                result = LoadInWorker(next, loadKind);
+            }
+            catch
+            {
+                _shadows.TryDeleteCopy(next.CopyPath); // a bug of ours, not the build's: at least leave nothing behind
+                throw;
+            }
+
             switch (result.Status)
             {
                 case LoadStatus.Loaded:
@@ -603,15 +767,53 @@ public sealed class IsolatedLibrary : IDisposable
         }
     }
 
-    private void Raise<T>(EventHandler<T>? handler, T args)
+    /// <summary>Leaves the lock, then raises what was queued under it (a handler's exception is logged, not thrown).</summary>
+    /// <remarks>
+    /// <paramref name="onWatcher"/>: the scope runs on the watcher's thread, whose handlers <see cref="Dispose"/> must
+    /// not wait for; the flag is set before the lock is left, so a Dispose that takes the lock afterwards sees it.
+    /// </remarks>
+    private readonly ref struct EventScope(IsolatedLibrary owner, bool onWatcher)
     {
-        try
+        public void Dispose()
         {
-            handler?.Invoke(this, args);
-        }
-        catch (Exception e)
-        {
-            IsolationLog.HandlerError(_logger, e, FilePath);
+            Action[]? events = null;
+            if (owner._events.Count > 0)
+            {
+                events = [.. owner._events];
+                owner._events.Clear();
+                if (onWatcher)
+                {
+                    owner._watcherRaising = true;
+                }
+            }
+
+            owner._lock.Exit();
+            if (events is null)
+            {
+                return;
+            }
+
+            try
+            {
+                foreach (Action raise in events)
+                {
+                    try
+                    {
+                        raise();
+                    }
+                    catch (Exception e)
+                    {
+                        IsolationLog.HandlerError(owner._logger, e, owner.FilePath);
+                    }
+                }
+            }
+            finally
+            {
+                if (onWatcher)
+                {
+                    owner._watcherRaising = false;
+                }
+            }
         }
     }
 

@@ -14,7 +14,7 @@ internal static partial class IsolationLog
     [LoggerMessage(103, LogLevel.Information, "Restarted {File} on generation {Generation}")]
     public static partial void Restarted(ILogger logger, string file, long generation);
 
-    [LoggerMessage(104, LogLevel.Warning, "No generation of {File} is left that did not crash; waiting for a new build")]
+    [LoggerMessage(104, LogLevel.Warning, "No generation of {File} is left that did not crash; waiting for the file to change")]
     public static partial void Unavailable(ILogger logger, string file);
 
     [LoggerMessage(105, LogLevel.Error, "Cannot start a worker for {File}: {Reason}")]
@@ -25,4 +25,7 @@ internal static partial class IsolationLog
 
     [LoggerMessage(107, LogLevel.Error, "An event handler of {File} threw")]
     public static partial void HandlerError(ILogger logger, Exception exception, string file);
+
+    [LoggerMessage(108, LogLevel.Warning, "The state block {Block} of {File} had its header or length changed by the worker; the host's values were put back")]
+    public static partial void StateHeaderRestored(ILogger logger, string file, string block);
 }

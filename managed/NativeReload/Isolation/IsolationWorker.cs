@@ -35,7 +35,11 @@ public static unsafe class IsolationWorker
             return 2;
         }
 
-        Environment.SetEnvironmentVariable(TokenVariable, null); // the library's own children need not see it
+        // The library and its own children need not see it: gone from .NET's copy of the environment and from the
+        // native one (on Unix, .NET keeps its own copy, and setting a variable there leaves the C environ alone).
+        Environment.SetEnvironmentVariable(TokenVariable, null);
+        WorkerNative.UnsetEnvironmentVariable(TokenVariable);
+        WorkerNative.ExitWhenHostIsGone();
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -48,7 +52,7 @@ public static unsafe class IsolationWorker
         }
 
         var session = new Session(socket);
-        session.Writer.Start((byte)WorkerOp.Hello).WriteString(token).WriteInt32(Environment.ProcessId).Send(socket);
+        session.Writer.Start((byte)WorkerOp.Hello).WriteString(token).WriteInt32(Environment.ProcessId).Send(socket, 0);
         return session.Serve();
     }
 
@@ -100,7 +104,7 @@ public static unsafe class IsolationWorker
     {
         private byte[] _buffer = new byte[4096];
         private WorkerGeneration? _current;
-        private SharedStateFile? _block;
+        private MappedStateBlock? _block;
         private WorkerGeneration? _pending;
 
         public FrameWriter Writer { get; } = new();
@@ -110,14 +114,20 @@ public static unsafe class IsolationWorker
             while (true)
             {
                 int length;
+                uint sequence;
                 try
                 {
-                    length = FrameChannel.Receive(socket, ref _buffer);
+                    length = FrameChannel.Receive(socket, ref _buffer, Timeout.InfiniteTimeSpan, out sequence);
                 }
                 catch (Exception e) when (e is EndOfStreamException or SocketException)
                 {
                     Shutdown(); // the host went away: give the state back and leave
                     return 0;
+                }
+                catch (InvalidDataException e)
+                {
+                    Console.Error.WriteLine($"nativereload worker: the host sent a bad frame ({e.Message}); exiting");
+                    return 2;
                 }
 
                 var request = new FrameReader(_buffer.AsSpan(0, length));
@@ -137,14 +147,22 @@ public static unsafe class IsolationWorker
                         break;
                     case WorkerOp.Shutdown:
                         Shutdown();
-                        Writer.Start((byte)WorkerStatus.Ok).Send(socket);
+                        Writer.Start((byte)WorkerStatus.Ok).Send(socket, sequence);
                         return 0;
                     default:
                         Console.Error.WriteLine("nativereload worker: unknown request; exiting");
                         return 2;
                 }
 
-                Writer.Send(socket);
+                if (Writer.BodyLength > FrameChannel.MaxFrame)
+                {
+                    // An answer the host would take for a corrupted length: say what happened instead.
+                    int size = Writer.BodyLength;
+                    Writer.Start((byte)WorkerStatus.CallFailed)
+                        .WriteString($"the answer ({size} bytes) is larger than the channel's limit of {FrameChannel.MaxFrame} bytes");
+                }
+
+                Writer.Send(socket, sequence); // the answer carries its request's number
             }
         }
 
@@ -266,9 +284,19 @@ public static unsafe class IsolationWorker
 
             WorkerGeneration next = _pending;
             ulong stateSize = next.Plugin?.StateSize ?? 0;
-            SharedStateFile? block = blockPath is null ? null
-                : _block is not null && _block.Path == blockPath ? _block
-                : SharedStateFile.Open(blockPath);
+            MappedStateBlock? block;
+            try
+            {
+                block = blockPath is null ? null
+                    : _block is not null && _block.Path == blockPath ? _block
+                    : MappedStateBlock.Open(blockPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                Writer.Start((byte)WorkerStatus.LoadFailed).WriteInt32((int)ReloadFailureReason.IoError).WriteString($"the worker cannot map the state block: {e.Message}");
+                return;
+            }
+
             if (stateSize > (block?.Size ?? 0))
             {
                 if (!ReferenceEquals(block, _block))
@@ -282,7 +310,7 @@ public static unsafe class IsolationWorker
 
             _pending = null;
             WorkerGeneration? old = _current;
-            SharedStateFile? oldBlock = _block;
+            MappedStateBlock? oldBlock = _block;
             if (old is not null)
             {
                 CallHook(old, oldBlock, NativeContract.Reload, unload: true);
@@ -297,7 +325,7 @@ public static unsafe class IsolationWorker
                 }
                 else
                 {
-                    using SharedStateFile source = SharedStateFile.Open(copyFromPath);
+                    using MappedStateBlock source = MappedStateBlock.Open(copyFromPath);
                     block.CopyFrom(source);
                 }
             }
@@ -344,7 +372,7 @@ public static unsafe class IsolationWorker
             Writer.Start((byte)WorkerStatus.Ok).WriteInt32((int)(block?.Layout ?? 0)).WriteInt64((long)stateSize);
         }
 
-        private static int CallHook(WorkerGeneration generation, SharedStateFile? block, int loadKind, bool unload)
+        private static int CallHook(WorkerGeneration generation, MappedStateBlock? block, int loadKind, bool unload)
         {
             if (generation.Plugin is not { } plugin)
             {

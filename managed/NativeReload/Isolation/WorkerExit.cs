@@ -33,6 +33,9 @@ public sealed class WorkerExit
     internal static WorkerExit NoAnswer(TimeSpan timeout, int? exitCode) =>
         new(exitCode, null, true, timeout, $"no answer within {FormatInterval(timeout)}");
 
+    /// <summary>The worker answered something that is not an answer (it was killed: it cannot be in step any more).</summary>
+    internal static WorkerExit BrokeProtocol(string detail) => new(null, null, false, TimeSpan.Zero, $"broke the protocol: {detail}");
+
     internal static WorkerExit Unknown() => new(null, null, false, TimeSpan.Zero, "the worker did not exit; killed");
 
     /// <summary>Describes an exit code as <see cref="System.Diagnostics.Process.ExitCode"/> reports it.</summary>

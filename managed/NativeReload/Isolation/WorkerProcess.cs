@@ -15,6 +15,7 @@ internal sealed class WorkerProcess : IDisposable
     private readonly Socket _socket;
     private byte[] _buffer = new byte[4096];
     private int _timeoutMilliseconds = -1;
+    private uint _sequence;
 
     private WorkerProcess(Process process, Socket socket)
     {
@@ -51,6 +52,10 @@ internal sealed class WorkerProcess : IDisposable
                 UseShellExecute = false,
                 RedirectStandardOutput = true, // the library's printf must not reach the host's stdout
                 RedirectStandardError = true,
+
+                // A pipe nobody writes to: the worker exits when it reaches end of file, which is when this process is
+                // gone, however it ended (SIGKILL included) and whatever the library is doing (IsolationWorker.WatchHost).
+                RedirectStandardInput = true,
             };
             foreach (string argument in command.Arguments)
             {
@@ -96,14 +101,14 @@ internal sealed class WorkerProcess : IDisposable
             try
             {
                 worker.SetTimeout(startTimeout);
-                int length = FrameChannel.Receive(socket, ref worker._buffer);
+                int length = FrameChannel.Receive(socket, ref worker._buffer, startTimeout, out uint sequence);
                 var hello = new FrameReader(worker._buffer.AsSpan(0, length));
-                if ((WorkerOp)hello.ReadByte() != WorkerOp.Hello || hello.ReadString() != token)
+                if (sequence != 0 || (WorkerOp)hello.ReadByte() != WorkerOp.Hello || hello.ReadString() != token)
                 {
                     throw new IOException("a process that is not our worker connected to the worker socket");
                 }
             }
-            catch (Exception e) when (e is SocketException or EndOfStreamException or InvalidDataException)
+            catch (Exception e) when (e is SocketException or EndOfStreamException or InvalidDataException or IOException)
             {
                 worker.Dispose();
                 process = null;
@@ -138,34 +143,50 @@ internal sealed class WorkerProcess : IDisposable
     }
 
     /// <summary>Sends <see cref="Writer"/>'s frame and returns the answer's body (valid until the next exchange).</summary>
+    /// <remarks>The caller checked the request against <see cref="FrameChannel.MaxFrame"/>: a failure here is the worker's.</remarks>
     /// <exception cref="WorkerLostException">The worker died, broke the protocol, or did not answer within <paramref name="timeout"/>.</exception>
     public ReadOnlySpan<byte> Exchange(TimeSpan timeout)
     {
         SetTimeout(timeout);
         try
         {
-            Writer.Send(_socket);
-            int length = FrameChannel.Receive(_socket, ref _buffer);
+            uint request = ++_sequence;
+            Writer.Send(_socket, request);
+            int length = FrameChannel.Receive(_socket, ref _buffer, timeout, out uint answer);
+            if (answer != request)
+            {
+                // Something else wrote into the channel (the library has the worker's descriptors): every later
+                // answer would be off by one, so this worker is done.
+                throw new InvalidDataException($"an answer out of turn (request {request}, answer {answer})");
+            }
+
             return _buffer.AsSpan(0, length);
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
         {
-            throw new WorkerLostException(timedOut: true, e);
+            throw new WorkerLostException(WorkerLoss.TimedOut, "the worker did not answer in time", e);
         }
-        catch (Exception e) when (e is SocketException or EndOfStreamException or InvalidDataException or IOException or ObjectDisposedException)
+        catch (InvalidDataException e)
         {
-            throw new WorkerLostException(timedOut: false, e);
+            throw WorkerLostException.Protocol(e.Message, e);
+        }
+        catch (Exception e) when (e is SocketException or EndOfStreamException or IOException or ObjectDisposedException)
+        {
+            throw new WorkerLostException(WorkerLoss.Died, "the worker closed the channel", e);
         }
     }
 
     /// <summary>After a <see cref="WorkerLostException"/>: makes sure the process is gone and says how it ended.</summary>
-    public WorkerExit Finish(bool timedOut, TimeSpan timeout)
+    public WorkerExit Finish(WorkerLostException lost, TimeSpan timeout)
     {
-        if (timedOut)
+        if (lost.Loss != WorkerLoss.Died)
         {
+            // Hung or out of step: it will not end on its own, and nothing it says can be used any more.
             Kill(_process);
             _process.WaitForExit(5000);
-            return WorkerExit.NoAnswer(timeout, _process.HasExited ? _process.ExitCode : null);
+            return lost.TimedOut
+                ? WorkerExit.NoAnswer(timeout, _process.HasExited ? _process.ExitCode : null)
+                : WorkerExit.BrokeProtocol(lost.Detail);
         }
 
         // The channel closed because the process is dying: give the kernel a moment to finish it.
@@ -215,6 +236,7 @@ internal sealed class WorkerProcess : IDisposable
         if (milliseconds != _timeoutMilliseconds)
         {
             _socket.ReceiveTimeout = milliseconds;
+            _socket.SendTimeout = milliseconds; // a worker that stops reading must not block the host in send
             _timeoutMilliseconds = milliseconds;
         }
     }
