@@ -56,13 +56,13 @@ public sealed class RebuildScheduler : IDisposable
             NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.DirectoryName,
             InternalBufferSize = 64 * 1024,
         };
-        _watcher.Created += (_, e) => OnChange(e.FullPath);
+        _watcher.Created += (_, e) => OnChange(e.FullPath, appeared: true);
         _watcher.Changed += (_, e) => OnChange(e.FullPath);
         _watcher.Deleted += (_, e) => OnChange(e.FullPath);
         _watcher.Renamed += (_, e) =>
         {
             OnChange(e.OldFullPath);
-            OnChange(e.FullPath);
+            OnChange(e.FullPath, appeared: true);
         };
         _watcher.Error += (_, e) =>
         {
@@ -114,7 +114,7 @@ public sealed class RebuildScheduler : IDisposable
         _dirty.Dispose();
     }
 
-    private void OnChange(string path)
+    private void OnChange(string path, bool appeared = false)
     {
         if (SourceChangeFilter.IsIgnoreFile(path))
         {
@@ -124,13 +124,24 @@ public sealed class RebuildScheduler : IDisposable
         }
 
         string? why = _filter.WhyIgnored(path);
-        if (why is not null)
+        if (ReferenceEquals(why, SourceChangeFilter.FolderItself))
         {
-            if (!ReferenceEquals(why, SourceChangeFilter.FolderItself))
+            if (appeared)
             {
-                BuildLog.Ignored(_logger, Shown(path), why);
+                // A folder created or moved in with files already inside (a checkout, mkdir + cp, mv): the watcher
+                // reports only what changes after it started watching the new folder, so look at what is there.
+                foreach (string file in SourceTreeScan.Run(_filter, root: path).Files)
+                {
+                    OnChange(file);
+                }
             }
 
+            return;
+        }
+
+        if (why is not null)
+        {
+            BuildLog.Ignored(_logger, Shown(path), why);
             return;
         }
 

@@ -68,6 +68,9 @@ public sealed class SourceChangeFilter
     /// <summary>The watched directory, absolute.</summary>
     public string Root => _root;
 
+    /// <summary>The library the build writes, absolute, or null.</summary>
+    public string? LibraryPath => _library;
+
     /// <summary>The <c>--ignore</c> globs, as given.</summary>
     public IReadOnlyList<string> IgnoreGlobs => _globs.Patterns;
 

@@ -9,14 +9,15 @@ public sealed record SourceTreeScan(IReadOnlyList<string> Files, IReadOnlyList<s
     /// <summary>Walks <paramref name="filter"/>'s tree, not descending into ignored folders.</summary>
     /// <param name="filter">Decides what counts.</param>
     /// <param name="onIgnored">Receives each ignored file or folder with the rule that ignored it.</param>
-    public static SourceTreeScan Run(SourceChangeFilter filter, Action<string, string>? onIgnored = null)
+    /// <param name="root">A folder inside the tree to walk instead of the whole tree.</param>
+    public static SourceTreeScan Run(SourceChangeFilter filter, Action<string, string>? onIgnored = null, string? root = null)
     {
         ArgumentNullException.ThrowIfNull(filter);
         var files = new List<string>();
         var labels = new Dictionary<string, int>(StringComparer.Ordinal);
         int ignoredCount = 0;
         var pending = new Stack<string>();
-        pending.Push(filter.Root);
+        pending.Push(root ?? filter.Root);
         while (pending.Count > 0)
         {
             string directory = pending.Pop();
@@ -75,6 +76,11 @@ public sealed record SourceTreeScan(IReadOnlyList<string> Files, IReadOnlyList<s
             ignoring.Add("…");
         }
 
+        if (UnlistedLibrary(filter) is { } library)
+        {
+            ignoring.Insert(0, library); // named even before its first build, when it sits among the sources
+        }
+
         if (filter.IgnoreFiles.Count > 0)
         {
             ignoring.Add(string.Join(", ", filter.IgnoreFiles.Select(Path.GetFileName).Distinct()) + " rules");
@@ -88,6 +94,21 @@ public sealed record SourceTreeScan(IReadOnlyList<string> Files, IReadOnlyList<s
         string root = shownRoot.EndsWith('/') || shownRoot.EndsWith(Path.DirectorySeparatorChar) ? shownRoot : shownRoot + "/";
         string count = Files.Count == 1 ? "1 file" : $"{Files.Count} files";
         return ignoring.Count == 0 ? $"watching {root} ({count})" : $"watching {root} ({count}; ignoring {string.Join(", ", ignoring)})";
+    }
+
+    /// <summary>The library's path relative to the tree when it sits in the tree and no listed folder holds it.</summary>
+    private string? UnlistedLibrary(SourceChangeFilter filter)
+    {
+        if (filter.LibraryPath is null)
+        {
+            return null;
+        }
+
+        string relative = Path.GetRelativePath(filter.Root, filter.LibraryPath).Replace(Path.DirectorySeparatorChar, '/');
+        bool outside = relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative);
+        return outside || Ignored.Any(label => label == relative || (label.EndsWith('/') && relative.StartsWith(label, StringComparison.Ordinal)))
+            ? null
+            : relative;
     }
 
     private static string Label(SourceChangeFilter filter, string entry, bool isDirectory, string why)

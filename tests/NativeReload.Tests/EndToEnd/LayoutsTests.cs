@@ -79,6 +79,20 @@ public sealed class LayoutsTests
     }
 
     [Test]
+    public void Watch_Rebuilds_WhenAFolderOfSourcesIsMovedIn()
+    {
+        _project.WriteGreeter("src/v1/greet.c", "v1");
+        _project.WriteGreeter("staging/v2/greet.c", "v2");
+        string build = $"gcc -shared -fPIC -o {Lib} $(ls -d src/*/ | sort | tail -n 1)greet.c";
+        using HostProcess host = _project.Watch(Lib, build, "src");
+        host.WaitForStdout("message: v1", $"the first build's message (stderr: {string.Join(" | ", host.Stderr)})");
+
+        // One event for the folder, none for the file already inside it (as after a checkout or a mv).
+        Directory.Move(Path.Combine(_project.Root, "staging", "v2"), Path.Combine(_project.Root, "src", "v2"));
+        host.WaitForStdout("message: v2", $"the moved-in folder's source built (stderr: {string.Join(" | ", host.Stderr)})");
+    }
+
+    [Test]
     public void Watch_BuildsOncePerEdit_WhenTheBuildWritesAHeaderIntoTheSources()
     {
         _project.WriteGreeter("src/greet.c", "v1");
