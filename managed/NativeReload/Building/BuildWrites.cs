@@ -7,7 +7,7 @@ namespace NativeReload.Building;
 /// from a user's saves made while it ran, so a build that writes into its sources does not rebuild itself in a loop.
 /// </summary>
 /// <remarks>
-/// The content of every watched file is hashed at start and again before each build for the files changed since. A file
+/// The content of every watched file is hashed (SHA-256; files over 1 MiB: length and write time) at start and again before each build for the files changed since. A file
 /// that changed while a build ran is the build's own write when, after the build,
 /// <list type="number">
 /// <item>its content equals what it held before the build (rewritten identically, or created and removed again); or</item>
@@ -23,6 +23,8 @@ namespace NativeReload.Building;
 /// </remarks>
 internal sealed class BuildWrites
 {
+    private const long LargeFile = 1 << 20;
+
     private readonly Dictionary<string, string?> _before = new(StringComparer.Ordinal);
     private readonly HashSet<string> _writtenByBuilds = new(StringComparer.Ordinal);
     private readonly HashSet<string> _changedSinceLastBuild = new(StringComparer.Ordinal);
@@ -107,13 +109,38 @@ internal sealed class BuildWrites
         return sorted;
     }
 
-    /// <summary>The content's hash, or null when the file is absent or unreadable (a folder counts as absent).</summary>
+    /// <summary>
+    /// The files among <paramref name="files"/> (a fresh scan) whose content is not what was last seen, and the known
+    /// files missing from it: what changed when the watcher lost events.
+    /// </summary>
+    public IReadOnlyList<string> Differing(IReadOnlyList<string> files)
+    {
+        var differing = new List<string>();
+        var present = new HashSet<string>(files, StringComparer.Ordinal);
+        foreach (string file in files)
+        {
+            if (!_before.TryGetValue(file, out string? before) || before != Hash(file))
+            {
+                differing.Add(file);
+            }
+        }
+
+        differing.AddRange(_before.Where(known => known.Value is not null && !present.Contains(known.Key)).Select(known => known.Key));
+        return differing;
+    }
+
+    /// <summary>
+    /// The content's hash, or null when the file is absent or unreadable (a folder counts as absent). Files over 1 MiB are
+    /// not sources anyone types: their length and write time stand in, so a start on a tree with large assets stays quick.
+    /// </summary>
     private static string? Hash(string path)
     {
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return Convert.ToHexString(SHA256.HashData(stream));
+            return stream.Length > LargeFile
+                ? $"{stream.Length}:{File.GetLastWriteTimeUtc(path).Ticks}"
+                : Convert.ToHexString(SHA256.HashData(stream));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

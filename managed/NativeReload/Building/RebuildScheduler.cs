@@ -28,6 +28,7 @@ public sealed class RebuildScheduler : IDisposable
     private Task? _loop;
     private long _lastChange;
     private long _lastChangeDuringBuild;
+    private bool _lostEventsDuringBuild;
 
     /// <summary>Creates the scheduler and takes stock of the tree (<see cref="Scan"/>); call <see cref="Start"/> to begin watching.</summary>
     /// <param name="command">The build command line.</param>
@@ -64,11 +65,7 @@ public sealed class RebuildScheduler : IDisposable
             OnChange(e.OldFullPath);
             OnChange(e.FullPath, appeared: true);
         };
-        _watcher.Error += (_, e) =>
-        {
-            BuildLog.WatcherError(_logger, e.GetException().Message);
-            MarkDirty(); // lost events: build to be safe
-        };
+        _watcher.Error += (_, e) => OnLostEvents(e.GetException().Message);
         Scan = SourceTreeScan.Run(filter, (path, rule) => BuildLog.IgnoredAtStart(_logger, Shown(path), rule));
         _writes = new BuildWrites(Scan.Files);
         _watcher.EnableRaisingEvents = true; // from now on: a save during the first build is not lost
@@ -162,6 +159,26 @@ public sealed class RebuildScheduler : IDisposable
         MarkDirty();
     }
 
+    /// <summary>
+    /// The watcher's queue overflowed. While no build runs: build to be safe. During a build (a large build writing
+    /// thousands of files into the tree overflows it): compare the tree with what was last seen when the build ends, or
+    /// every such build would start the next one.
+    /// </summary>
+    private void OnLostEvents(string reason)
+    {
+        BuildLog.WatcherError(_logger, reason);
+        lock (_gate)
+        {
+            if (_writes.Building)
+            {
+                _lostEventsDuringBuild = true;
+                return;
+            }
+        }
+
+        MarkDirty();
+    }
+
     private void MarkDirty()
     {
         Volatile.Write(ref _lastChange, Environment.TickCount64);
@@ -245,9 +262,31 @@ public sealed class RebuildScheduler : IDisposable
 
     private void SortChangesMadeDuringTheBuild()
     {
+        IReadOnlyList<string> found = [];
+        bool lost;
+        lock (_gate)
+        {
+            lost = _lostEventsDuringBuild;
+            _lostEventsDuringBuild = false;
+        }
+
+        if (lost)
+        {
+            SourceTreeScan now = SourceTreeScan.Run(_filter);
+            lock (_gate)
+            {
+                found = _writes.Differing(now.Files);
+            }
+        }
+
         IReadOnlyList<(string Path, string? BuildsOwn)> sorted;
         lock (_gate)
         {
+            foreach (string path in found)
+            {
+                _writes.ChangedDuringBuild(path);
+            }
+
             sorted = _writes.BuildEnded();
         }
 

@@ -82,4 +82,17 @@ public sealed class BuildWritesTests
         writes.ChangedDuringBuild(stamp);
         Assert.That(writes.BuildEnded().Single().BuildsOwn, Does.StartWith("rewritten by every build"));
     }
+
+    [Test]
+    public void Differing_FindsChangedNewAndDeletedFiles_AfterLostEvents()
+    {
+        string same = Write("same.c", "1");
+        string edited = Write("edited.c", "1");
+        string deleted = Write("deleted.c", "1");
+        var writes = new BuildWrites([same, edited, deleted]);
+        Write("edited.c", "2");
+        string added = Write("added.c", "1");
+        File.Delete(deleted);
+        Assert.That(writes.Differing([same, edited, added]), Is.EquivalentTo(new[] { edited, added, deleted }));
+    }
 }
