@@ -113,14 +113,14 @@ public sealed class RebuildScheduler : IDisposable
 
     private void OnChange(string path, bool appeared = false)
     {
-        if (SourceChangeFilter.IsIgnoreFile(path))
+        string? why = _filter.WhyIgnored(path);
+        if (ReferenceEquals(why, SourceChangeFilter.IgnoreRulesFile))
         {
             _filter.ReloadIgnoreFiles();
             BuildLog.IgnoreFileChanged(_logger, Shown(path));
             return;
         }
 
-        string? why = _filter.WhyIgnored(path);
         if (ReferenceEquals(why, SourceChangeFilter.FolderItself))
         {
             if (appeared)
