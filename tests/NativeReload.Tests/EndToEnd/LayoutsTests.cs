@@ -30,6 +30,29 @@ public sealed class LayoutsTests
     }
 
     [Test]
+    public void Watch_Rebuilds_OnSavesByVimSedAndPython_WhenTheLibrarySitsNextToItsSources()
+    {
+        RequireTool("vim");
+        _project.WriteGreeter("greet.c", "v1");
+        using HostProcess host = _project.Watch("./" + Lib, $"gcc -shared -fPIC -o {Lib} greet.c", ".");
+        host.WaitForStdout("message: v1", $"the first build's message (stderr: {string.Join(" | ", host.Stderr)})");
+
+        // vim writing by rename (swap file, backup, new file), sed -i (temporary file renamed over), python (in place).
+        foreach ((string editor, string message) in new[]
+        {
+            ("vim -N -u NONE -i NONE -es -c 'set backupcopy=no' -c '%s/v1/v2/' -c 'wq' greet.c", "v2"),
+            ("sed -i 's/v2/v3/' greet.c", "v3"),
+            ("python3 -c \"p='greet.c'; s=open(p).read(); open(p,'w').write(s.replace('v3','v4'))\"", "v4"),
+        })
+        {
+            _project.Run(editor);
+            host.WaitForStdout($"message: {message}", $"the rebuilt library after '{editor}' (stderr: {string.Join(" | ", host.Stderr)})");
+        }
+
+        Assert.That(LayoutsProject.BuildsOnceQuiet(host, Quiet), Is.EqualTo(4), $"one build at start and one per save:\n{string.Join("\n", host.Stderr)}");
+    }
+
+    [Test]
     public void Watch_Rebuilds_WhenTheLibrarySitsInAParentOfTheSourceFolder()
     {
         _project.WriteGreeter("src/greet.c", "v1");
