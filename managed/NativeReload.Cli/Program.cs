@@ -42,7 +42,7 @@ if (parse.Errors.Count > 0)
     }
 
     Console.Error.WriteLine("usage: nativereload run <library> [--call <export>] [--every <interval>] [--count <n>] [--isolate [--timeout <interval>]]");
-    Console.Error.WriteLine("       nativereload watch <library> --build <command> --source <dir> [--call <export>] [--every <interval>] [--count <n>]");
+    Console.Error.WriteLine("       nativereload watch <library> --build <command> --source <dir> [--ignore <glob>]... [--call <export>] [--every <interval>] [--count <n>]");
     Console.Error.WriteLine("       (nativereload --help for more)");
     return ExitCodes.Usage;
 }

@@ -5,7 +5,7 @@ using NativeReload.Cli.Running;
 namespace NativeReload.Cli.Commands;
 
 /// <summary>
-/// <c>nativereload watch &lt;library&gt; --build "&lt;command&gt;" --source &lt;dir&gt; [--call ...] [--every ...] [--count ...]</c>:
+/// <c>nativereload watch &lt;library&gt; --build "&lt;command&gt;" --source &lt;dir&gt; [--ignore &lt;glob&gt;]... [--call ...] [--every ...] [--count ...]</c>:
 /// <c>run</c>, plus a rebuild whenever the sources change.
 /// </summary>
 internal static class WatchCommand
@@ -19,6 +19,11 @@ internal static class WatchCommand
         {
             Description = "Quiet time after the last saved file before a build starts.",
             DefaultValueFactory = _ => "30ms",
+        };
+        var ignore = new Option<string[]>("--ignore")
+        {
+            Description = "A gitignore-style glob, relative to --source, whose changes never start a build (repeat it for more).",
+            Arity = ArgumentArity.ZeroOrMore,
         };
         debounce.Validators.Add(result =>
         {
@@ -41,6 +46,7 @@ internal static class WatchCommand
         command.Options.Add(build);
         command.Options.Add(source);
         command.Options.Add(debounce);
+        command.Options.Add(ignore);
         command.SetAction(parse =>
         {
             var settings = new WatchSettings(
@@ -50,7 +56,8 @@ internal static class WatchCommand
                 parse.GetValue(loop.Count),
                 parse.GetValue(build)!,
                 parse.GetValue(source)!,
-                IntervalParser.Parse(parse.GetValue(debounce)!));
+                IntervalParser.Parse(parse.GetValue(debounce)!),
+                parse.GetValue(ignore) ?? []);
             return WatchSession.Run(settings, Console.Out, Console.Error, loggers(), cancellation());
         });
         return command;

@@ -4,7 +4,8 @@ using NativeReload.Building;
 namespace NativeReload.Cli.Running;
 
 /// <summary>What <c>nativereload watch</c> was asked to do.</summary>
-internal sealed record WatchSettings(string LibraryPath, string Export, TimeSpan Interval, long? Count, string BuildCommand, string SourceDirectory, TimeSpan Debounce);
+internal sealed record WatchSettings(
+    string LibraryPath, string Export, TimeSpan Interval, long? Count, string BuildCommand, string SourceDirectory, TimeSpan Debounce, IReadOnlyList<string> IgnoreGlobs);
 
 /// <summary>
 /// Edit, save, see it: rebuilds on every source change (output prefixed with <c>build| </c> on stderr), reloads the
@@ -17,9 +18,18 @@ internal static class WatchSession
 
     public static int Run(WatchSettings settings, TextWriter stdout, TextWriter stderr, ILoggerFactory loggers, CancellationToken cancel)
     {
-        string libraryDirectory = Path.GetDirectoryName(Path.GetFullPath(settings.LibraryPath))!;
-        var filter = new SourceChangeFilter(settings.SourceDirectory, [libraryDirectory]);
-        using var scheduler = new RebuildScheduler(settings.BuildCommand, settings.SourceDirectory, filter, settings.Debounce);
+        // What is build output is decided by what a file is (the library, object files, build folders, .gitignore
+        // rules), never by the folder it sits in: the library may sit next to its sources.
+        var filter = new SourceChangeFilter(settings.SourceDirectory, settings.LibraryPath, settings.IgnoreGlobs);
+        using var scheduler = new RebuildScheduler(
+            settings.BuildCommand, settings.SourceDirectory, filter, settings.Debounce, logger: loggers.CreateLogger("NativeReload.Watch"));
+        if (scheduler.Scan.Files.Count == 0)
+        {
+            stderr.WriteLine(NothingToWatch(settings.SourceDirectory, scheduler.Scan));
+            return ExitCodes.Usage;
+        }
+
+        stderr.WriteLine(scheduler.Scan.Describe(settings.SourceDirectory, filter));
         scheduler.BuildStarted += command => stderr.WriteLine($"build: {command}");
         scheduler.BuildOutput += line => stderr.WriteLine(OutputPrefix + line);
 
@@ -50,4 +60,9 @@ internal static class WatchSession
         loop.Run(settings.Interval, settings.Count, stdout, cancel);
         return ExitCodes.Success;
     }
+
+    private static string NothingToWatch(string source, SourceTreeScan scan) => scan.IgnoredCount == 0
+        ? $"error: {source}: no files to watch (the folder is empty); --source names the folder that holds the sources"
+        : $"error: {source}: no file here would start a build ({scan.IgnoredCount} ignored: {string.Join(", ", scan.Ignored.Take(6))}); "
+          + "--source names the folder that holds the sources (--log-level Debug shows why each is ignored)";
 }

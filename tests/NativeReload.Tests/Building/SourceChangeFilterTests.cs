@@ -2,53 +2,153 @@ using NativeReload.Building;
 
 namespace NativeReload.Tests.Building;
 
+/// <summary>What counts as a source change: decided by what a file is, not by the folder it sits in (issue 12).</summary>
 [TestFixture]
 public sealed class SourceChangeFilterTests
 {
-    private static readonly string Root = Path.Combine(Path.GetTempPath(), "src-root");
-    private readonly SourceChangeFilter _filter = new(Root, [Path.Combine(Root, "out-lib")]);
+    private string _root = null!;
+
+    [SetUp]
+    public void SetUp() => _root = Directory.CreateTempSubdirectory("nativereload-filter-").FullName;
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_root, recursive: true);
+
+    private string Touch(string relative, string content = "")
+    {
+        string path = Path.Combine(_root, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content);
+        return path;
+    }
+
+    private SourceChangeFilter Filter(string? library = null, params string[] globs) =>
+        new(_root, library is null ? null : Path.Combine(_root, library), globs);
 
     [TestCase("greeter.c")]
     [TestCase("include/greeter.h")]
     [TestCase("src/lib.rs")]
     [TestCase("CMakeLists.txt")]
     [TestCase("Cargo.toml")]
+    [TestCase("Makefile")]
+    [TestCase("build/greet.c", TestName = "IsRelevant_True_ForSourcesInAFolderNamedBuild")]
+    [TestCase("src/bin/main.c", TestName = "IsRelevant_True_ForSourcesInAFolderNamedBin")]
+    [TestCase("out/greet.c", TestName = "IsRelevant_True_ForSourcesInAFolderNamedOut")]
+    [TestCase("target/greet.c", TestName = "IsRelevant_True_ForSourcesInAFolderNamedTarget")]
     public void IsRelevant_True_ForSourceFiles(string relative) =>
-        Assert.That(_filter.IsRelevant(Path.Combine(Root, relative)), Is.True);
+        Assert.That(Filter("libgreet.so").WhyIgnored(Touch(relative)), Is.Null);
 
-    [TestCase("greeter.c~", TestName = "IsRelevant_False_ForEmacsBackup")]
-    [TestCase(".greeter.c.swp", TestName = "IsRelevant_False_ForVimSwap")]
-    [TestCase("4913", TestName = "IsRelevant_False_ForVimProbe")]
-    [TestCase(".#greeter.c", TestName = "IsRelevant_False_ForEmacsLock")]
-    [TestCase("#greeter.c#", TestName = "IsRelevant_False_ForEmacsAutosave")]
-    [TestCase("greeter.c___jb_tmp___", TestName = "IsRelevant_False_ForJetBrainsTemp")]
-    [TestCase("build/CMakeFiles/x.c.o", TestName = "IsRelevant_False_InsideBuildDirectory")]
-    [TestCase("target/debug/libx.so", TestName = "IsRelevant_False_InsideCargoTarget")]
-    [TestCase(".git/index", TestName = "IsRelevant_False_InsideGit")]
-    [TestCase("targetxT0K2P", TestName = "IsRelevant_False_ForCargosTemporaryTargetDirectory")]
-    [TestCase("out-lib/libgreeter.so", TestName = "IsRelevant_False_InsideTheLibraryOutputDirectory")]
-    [TestCase("greeter.o", TestName = "IsRelevant_False_ForObjectFiles")]
-    [TestCase("CMakeCache.txt", TestName = "IsRelevant_False_ForCMakeCache")]
-    public void IsRelevant_False_ForNoise(string relative) =>
-        Assert.That(_filter.IsRelevant(Path.Combine(Root, relative)), Is.False);
+    [TestCase("greeter.c~", "editor temporary file", TestName = "IsRelevant_False_ForEmacsBackup")]
+    [TestCase(".greeter.c.swp", "editor temporary file", TestName = "IsRelevant_False_ForVimSwap")]
+    [TestCase("4913", "editor temporary file", TestName = "IsRelevant_False_ForVimProbe")]
+    [TestCase(".#greeter.c", "editor temporary file", TestName = "IsRelevant_False_ForEmacsLock")]
+    [TestCase("#greeter.c#", "editor temporary file", TestName = "IsRelevant_False_ForEmacsAutosave")]
+    [TestCase("greeter.c___jb_tmp___", "editor temporary file", TestName = "IsRelevant_False_ForJetBrainsTemp")]
+    [TestCase(".git/index", "version control (.git/)", TestName = "IsRelevant_False_InsideGit")]
+    [TestCase(".cache/clangd/index/greet.c.idx", "tool cache (clangd) (.cache/)", TestName = "IsRelevant_False_InsideClangdsCache")]
+    [TestCase("greeter.o", "build output (*.o)", TestName = "IsRelevant_False_ForObjectFiles")]
+    [TestCase("src/libz.a", "build output (*.a)", TestName = "IsRelevant_False_ForArchives")]
+    [TestCase("libz.so.1.3", "build output (*.so.N)", TestName = "IsRelevant_False_ForVersionedLibraries")]
+    [TestCase("libgreet.so", "the library itself", TestName = "IsRelevant_False_ForTheLibraryItself")]
+    [TestCase("sub/.ninja_log", "inside build folder sub/ (it holds .ninja_log)", TestName = "IsRelevant_False_ForNinjasLog")]
+    public void IsRelevant_False_ForNoise(string relative, string rule) =>
+        Assert.That(Filter("libgreet.so").WhyIgnored(Touch(relative)), Is.EqualTo(rule));
 
     [Test]
     public void IsRelevant_False_OutsideTheRoot() =>
-        Assert.That(_filter.IsRelevant(Path.Combine(Path.GetTempPath(), "elsewhere.c")), Is.False);
+        Assert.That(Filter().IsRelevant(Path.Combine(Path.GetTempPath(), "elsewhere.c")), Is.False);
 
     [Test]
     public void IsRelevant_False_ForADirectoryItself()
     {
-        DirectoryInfo dir = Directory.CreateTempSubdirectory("nativereload-filter-");
-        try
-        {
-            var filter = new SourceChangeFilter(dir.Parent!.FullName);
-            Assert.That(filter.IsRelevant(dir.FullName), Is.False);
-            Assert.That(filter.IsRelevant(Path.Combine(dir.FullName, "a.c")), Is.True);
-        }
-        finally
-        {
-            dir.Delete();
-        }
+        string sub = Path.Combine(_root, "sub");
+        Directory.CreateDirectory(sub);
+        Assert.That(Filter().IsRelevant(sub), Is.False);
+        Assert.That(Filter().IsRelevant(Touch("sub/a.c")), Is.True);
+    }
+
+    [Test]
+    public void WhyIgnored_NamesTheBuildFolder_ForAnythingInAFolderHoldingCMakeCache()
+    {
+        Touch("cmake-build-debug/CMakeCache.txt");
+        string file = Touch("cmake-build-debug/generated/config.h");
+        Assert.That(Filter().WhyIgnored(file), Is.EqualTo("inside build folder cmake-build-debug/ (it holds CMakeCache.txt)"));
+    }
+
+    [Test]
+    public void WhyIgnored_NamesTheBuildFolder_ForCargosTarget()
+    {
+        Touch("Cargo.toml");
+        Touch("target/CACHEDIR.TAG");
+        string fingerprint = Touch("target/debug/.fingerprint/greet-1/lib-greet");
+        Assert.That(Filter().WhyIgnored(fingerprint), Is.EqualTo("inside build folder target/ (it holds CACHEDIR.TAG)"));
+    }
+
+    [Test]
+    public void InSourceCMakeBuild_IgnoresWhatCMakeGenerates_AndWatchesTheSources()
+    {
+        Touch("CMakeLists.txt");
+        Touch("CMakeCache.txt");
+        SourceChangeFilter filter = Filter();
+        Assert.That(filter.WhyIgnored(Touch("Makefile")), Does.StartWith("generated by the in-source build in ./"));
+        Assert.That(filter.WhyIgnored(Touch("compile_commands.json")), Does.StartWith("generated by the in-source build in ./"));
+        Assert.That(filter.WhyIgnored(Touch("CMakeFiles/greet.dir/flags.make")), Does.StartWith("generated by the in-source build in ./"));
+        Assert.That(filter.WhyIgnored(Touch("greet.c")), Is.Null);
+        Assert.That(filter.WhyIgnored(Touch("src/util.c")), Is.Null);
+    }
+
+    [Test]
+    public void GitignoreRules_AreHonoured_WithNestedFilesAndNegation()
+    {
+        Touch(".gitignore", "# generated\nnotes/\n*.txt\n!keep.txt\n");
+        Touch("src/.gitignore", "local.h\n");
+        SourceChangeFilter filter = Filter();
+        Assert.That(filter.WhyIgnored(Touch("notes/todo.c")), Does.StartWith(".gitignore rule 'notes/"));
+        Assert.That(filter.WhyIgnored(Touch("src/readme.txt")), Does.StartWith(".gitignore rule '*.txt"));
+        Assert.That(filter.WhyIgnored(Touch("keep.txt")), Is.Null, "'!keep.txt' re-includes it");
+        Assert.That(filter.WhyIgnored(Touch("src/local.h")), Does.StartWith(".gitignore rule 'local.h"));
+        Assert.That(filter.WhyIgnored(Touch("local.h")), Is.Null, "src/.gitignore applies under src/ only");
+        Assert.That(filter.WhyIgnored(Touch("src/greet.c")), Is.Null);
+        Assert.That(filter.IgnoreFiles, Has.Count.EqualTo(2));
+    }
+
+    [Test]
+    public void DotIgnoreFiles_AreHonouredToo()
+    {
+        Touch(".ignore", "scratch.c\n");
+        Assert.That(Filter().WhyIgnored(Touch("scratch.c")), Does.StartWith(".ignore rule 'scratch.c"));
+    }
+
+    [Test]
+    public void IgnoreGlobs_IgnoreMatchingFilesAndFolders()
+    {
+        SourceChangeFilter filter = Filter(null, "docs/", "*.md");
+        Assert.That(filter.WhyIgnored(Touch("docs/api.c")), Is.EqualTo("--ignore docs/"));
+        Assert.That(filter.WhyIgnored(Touch("src/README.md")), Is.EqualTo("--ignore *.md"));
+        Assert.That(filter.WhyIgnored(Touch("src/greet.c")), Is.Null);
+    }
+
+    [Test]
+    public void IsRelevant_False_ForCargosTemporaryTargetDirectory()
+    {
+        Touch("Cargo.toml");
+        Assert.That(Filter().WhyIgnored(Path.Combine(_root, "targetxT0K2P", "CACHEDIR.TAG")), Is.Not.Null);
+        Assert.That(Filter().WhyIgnored(Path.Combine(_root, "targetxT0K2P", "x")), Is.EqualTo("cargo's temporary target folder"));
+    }
+
+    [Test]
+    public void Scan_CountsTheFilesThatWouldStartABuild_AndNamesWhatItIgnores()
+    {
+        Touch("greet.c");
+        Touch("include/greet.h");
+        Touch("greet.o");
+        Touch("build/CMakeCache.txt");
+        Touch("build/lib/libgreet.so");
+        Touch(".gitignore", "*.log\n");
+        Touch("run.log");
+        SourceChangeFilter filter = Filter();
+        SourceTreeScan scan = SourceTreeScan.Run(filter);
+        Assert.That(scan.Files.Select(f => Path.GetRelativePath(_root, f)), Is.EquivalentTo(new[] { "greet.c", Path.Combine("include", "greet.h") }));
+        Assert.That(scan.Describe("src", filter), Is.EqualTo("watching src/ (2 files; ignoring *.o, build/, run.log, .gitignore rules)"));
     }
 }
