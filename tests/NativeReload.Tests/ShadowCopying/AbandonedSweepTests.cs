@@ -139,8 +139,9 @@ public sealed partial class AbandonedSweepTests
         // The attack of issue 11: a stale-looking directory with many subdirectories; once the sweep has listed them,
         // each one is replaced by a link to the victim. Deleting by path would walk into the link.
         const int Runs = 5;
-        const int Subdirectories = 100;
+        const int Subdirectories = 60;
         int survived = 0;
+        int totalSwaps = 0;
         var lost = new List<string>();
         for (int run = 0; run < Runs; run++)
         {
@@ -149,15 +150,17 @@ public sealed partial class AbandonedSweepTests
             for (int d = 0; d < Subdirectories; d++)
             {
                 string sub = Directory.CreateDirectory(Path.Combine(stale, $"d{d:D3}")).FullName;
-                for (int f = 0; f < 20; f++)
+                for (int f = 0; f < 4; f++)
                 {
                     File.WriteAllBytes(Path.Combine(sub, $"f{f:D2}"), [1]);
                 }
             }
 
             using var sweepDone = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            var swapper = new Thread(() => SwapSubdirectoriesForLinks(stale, away, Subdirectories, sweepDone.Token)) { IsBackground = true };
+            int swaps = 0;
+            var swapper = new Thread(() => swaps = SwapSubdirectoriesForLinks(stale, away, Subdirectories, sweepDone.Token)) { IsBackground = true };
             swapper.Start();
+            var sweepTime = System.Diagnostics.Stopwatch.StartNew();
             try
             {
                 ShadowCopyDirectory.RemoveAbandoned(_root);
@@ -168,7 +171,9 @@ public sealed partial class AbandonedSweepTests
                 Assert.That(swapper.Join(TimeSpan.FromSeconds(30)), Is.True, "the swapping thread stopped");
             }
 
+            totalSwaps += swaps;
             int left = VictimFilesLeft();
+            TestContext.Progress.WriteLine($"run {run}: sweep {sweepTime.ElapsedMilliseconds} ms, {swaps} subdirectories swapped for links, victim {left} of {VictimFiles} files");
             if (left == VictimFiles)
             {
                 survived++;
@@ -185,6 +190,7 @@ public sealed partial class AbandonedSweepTests
             }
         }
 
+        Assert.That(totalSwaps, Is.Positive, "the swapping thread really replaced subdirectories while the sweep ran");
         Assert.That(survived, Is.EqualTo(Runs), "the victim survived in every run; " + string.Join("; ", lost));
     }
 
@@ -192,7 +198,7 @@ public sealed partial class AbandonedSweepTests
     public void Sweep_NeverRemovesADirectoryWhileItsOwnerIsSettingItUp()
     {
         // A live owner between "directory created" and "lock taken" must not look abandoned: create and sweep race here.
-        const int Creates = 400;
+        const int Creates = 1500;
         var failures = new List<string>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var sweeper = new Thread(() =>
@@ -267,8 +273,9 @@ public sealed partial class AbandonedSweepTests
     }
 
     /// <summary>Replaces every subdirectory by a link to the victim, again and again, until the sweep is done.</summary>
-    private void SwapSubdirectoriesForLinks(string stale, string away, int count, CancellationToken done)
+    private int SwapSubdirectoriesForLinks(string stale, string away, int count, CancellationToken done)
     {
+        int swaps = 0;
         for (int pass = 0; pass < 200 && !done.IsCancellationRequested; pass++)
         {
             for (int d = count - 1; d >= 0 && !done.IsCancellationRequested; d--)
@@ -280,6 +287,7 @@ public sealed partial class AbandonedSweepTests
                     {
                         Directory.Move(sub, Path.Combine(away, $"p{pass}d{d:D3}"));
                         File.CreateSymbolicLink(sub, _victim);
+                        swaps++;
                     }
                 }
                 catch (IOException)
@@ -288,6 +296,8 @@ public sealed partial class AbandonedSweepTests
                 }
             }
         }
+
+        return swaps;
     }
 
     /// <summary>A name exactly like the ones <see cref="ShadowCopyDirectory.Create"/> makes, with a dead pid.</summary>
