@@ -66,17 +66,23 @@ public sealed partial class AbandonedSweepTests
         Assert.That(Directory.Exists(stale), Is.False);
     }
 
-    [Test]
-    public void Sweep_LeavesADirectoryOwnedByAnotherUser()
+    [TestCase(true, true, TestName = "Sweep_LeavesADirectoryOwnedByAnotherUser")]
+    [TestCase(true, false, TestName = "Sweep_LeavesADirectoryOwnedByAnotherUser_EvenWithALockFileOfOurs")]
+    [TestCase(false, true, TestName = "Sweep_LeavesADirectoryWhoseLockFileBelongsToAnotherUser")]
+    public void Sweep_LeavesWhatAnotherUserOwns(bool directoryIsTheirs, bool lockFileIsTheirs)
     {
         string planted = PlantStaleDirectory();
-        foreach (string entry in Directory.GetFileSystemEntries(planted).Append(planted))
+        string ownerFile = Path.Combine(planted, ".owner");
+        foreach ((string entry, bool theirs) in new[] { (planted, directoryIsTheirs), (ownerFile, lockFileIsTheirs) })
         {
-            Assert.That(LChown(entry, 65534, 65534), Is.Zero, $"chown {entry}");
+            if (theirs)
+            {
+                Assert.That(LChown(entry, 65534, 65534), Is.Zero, $"chown {entry}");
+            }
         }
 
         Assert.That(ShadowCopyDirectory.RemoveAbandoned(_root), Is.Zero);
-        Assert.That(File.Exists(Path.Combine(planted, ".owner")), Is.True, "another user's directory is left untouched");
+        Assert.That(File.Exists(ownerFile), Is.True, "another user's directory is left untouched");
     }
 
     [Test]
