@@ -190,7 +190,10 @@ public sealed partial class ShadowCopyDirectory : IDisposable
         }
     }
 
-    /// <summary>Removes shadow directories under <paramref name="root"/> whose owning process is gone.</summary>
+    /// <summary>
+    /// Removes this user's shadow directories under <paramref name="root"/> whose owning process is gone, and nothing
+    /// else: see the class remarks for what makes a directory ours and why no link is ever followed.
+    /// </summary>
     /// <param name="root">The shadow root to scan.</param>
     /// <param name="logger">Receives one line per removed directory.</param>
     /// <returns>How many directories were removed.</returns>
