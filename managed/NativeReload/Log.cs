@@ -65,6 +65,12 @@ internal static partial class Log
     [LoggerMessage(24, LogLevel.Debug, "Could not remove abandoned shadow directory {Path}: {Reason}")]
     public static partial void AbandonedNotRemoved(ILogger logger, string path, string reason);
 
+    [LoggerMessage(25, LogLevel.Debug, "Left {Path} alone (not an abandoned shadow directory of ours): {Reason}")]
+    public static partial void ShadowDirectorySkipped(ILogger logger, string path, string reason);
+
+    [LoggerMessage(26, LogLevel.Warning, "Not removing shadow directories left under {Root} by exited processes: {Reason}")]
+    public static partial void SweepUnavailable(ILogger logger, string root, string reason);
+
     [LoggerMessage(30, LogLevel.Debug, "File watcher missed a change to {Path}; re-creating it")]
     public static partial void WatcherDeaf(ILogger logger, string path);
 

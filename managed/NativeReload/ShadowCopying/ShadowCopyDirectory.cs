@@ -1,9 +1,11 @@
 using System.Diagnostics;
-using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Win32.SafeHandles;
 
 namespace NativeReload.ShadowCopying;
 
@@ -23,9 +25,27 @@ namespace NativeReload.ShadowCopying;
 /// random name, so another user can neither predict nor pre-create a file the host will load.
 /// </para>
 /// <para>
-/// Crash cleanup: the directory holds an exclusively locked <c>.owner</c> file while its process
-/// lives. A later process that can take that lock knows the owner is gone and removes the directory. Only
-/// directories named like ours (<c>nativereload-&lt;pid&gt;-&lt;random&gt;</c>) are ever considered.
+/// Crash cleanup: the directory holds an exclusively locked <c>.owner</c> file while its process lives. A later
+/// process (<see cref="RemoveAbandoned"/>, run by every <see cref="Create"/>) removes a directory under the root only
+/// when all of these hold, each checked on an open descriptor, never on a path that could be re-resolved: its name is
+/// exactly ours (<c>nativereload-&lt;pid&gt;-&lt;16 hex&gt;&lt;6 characters&gt;</c>); it is a real directory, not a
+/// symbolic link (<c>openat</c> with <c>O_NOFOLLOW|O_DIRECTORY</c>); it belongs to our effective uid and has mode
+/// 0700; its <c>.owner</c> is a regular file of ours; and the sweep can take that file's lock, i.e. the owner is gone
+/// (even if its pid was reused). The removal then goes entry by entry with <c>unlinkat</c> relative to the open
+/// directory, so a link planted before or swapped in during the sweep is unlinked as a link and its target is never
+/// touched (<see cref="UnixAbandonedDirectory"/>). On Windows, reparse points are never candidates and never entered.
+/// Where the descriptor calls are not implemented (see <see cref="UnixDescriptors"/>) nothing is swept.
+/// </para>
+/// <para>
+/// No half-made directory is ever visible under the swept name: <see cref="Create"/> makes the directory under a
+/// staging name the sweep never matches (<c>.nativereload-…</c>), creates and locks <c>.owner</c> in it, and only
+/// then renames it to its final name (atomic within the root). So every directory a sweep can see was locked from its
+/// first moment under that name, and "lock file present and free" proves its owner is gone: the window between
+/// creating and locking the file, in which a sweep could take a live directory, does not exist.
+/// A directory without a lock file is never removed. On Windows, where a directory holding an open file cannot be
+/// renamed, the lock file is created and locked in one call (a sharing mode), so that window does not exist either.
+/// The price: a process killed in the microseconds between <c>mkdtemp</c> and the rename leaves an empty staging
+/// directory, which no sweep removes (it cannot be told apart from one being set up).
 /// </para>
 /// </remarks>
 public sealed partial class ShadowCopyDirectory : IDisposable
@@ -33,7 +53,11 @@ public sealed partial class ShadowCopyDirectory : IDisposable
     /// <summary>Prefix of every per-process shadow directory under the root.</summary>
     public const string DirectoryPrefix = "nativereload-";
 
-    private const string OwnerFileName = ".owner";
+    /// <summary>Name of the lock file whose lock marks a directory as in use.</summary>
+    internal const string OwnerFileName = ".owner";
+
+    private const string StagingPrefix = ".";
+    private static int s_sweepUnavailableLogged;
     private readonly FileStream _ownerLock;
     private readonly ILogger _logger;
     private bool _disposed;
@@ -62,14 +86,7 @@ public sealed partial class ShadowCopyDirectory : IDisposable
         Directory.CreateDirectory(root);
         RemoveAbandoned(root, logger);
 
-        string path = CreateExclusiveDirectory(root);
-        var ownerLock = new FileStream(System.IO.Path.Combine(path, OwnerFileName), new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.None, // flock(LOCK_EX) on Unix, a sharing lock on Windows
-            Options = FileOptions.None,
-        });
+        (string path, FileStream ownerLock) = OperatingSystem.IsWindows() ? CreateOnWindows(root) : CreateOnUnix(root);
         Log.ShadowDirectoryCreated(logger, path);
         return new ShadowCopyDirectory(path, ownerLock, logger);
     }
@@ -142,6 +159,26 @@ public sealed partial class ShadowCopyDirectory : IDisposable
 
         _disposed = true;
         _ownerLock.Dispose();
+        if (!OperatingSystem.IsWindows() && UnixDescriptors.IsSupported)
+        {
+            // Our lock is released: remove the directory exactly as a sweep would (a concurrent sweep may do it first).
+            string root = System.IO.Path.GetDirectoryName(Path)!;
+            using SafeFileHandle? rootHandle = UnixDescriptors.OpenDirectory(root, out int errno);
+            string reason = rootHandle is null ? Marshal.GetPInvokeErrorMessage(errno) : string.Empty;
+            if (rootHandle is not null
+                && UnixAbandonedDirectory.TryRemove(rootHandle, System.IO.Path.GetFileName(Path), out reason) is SweepVerdict.Removed or SweepVerdict.InUse)
+            {
+                return;
+            }
+
+            if (Directory.Exists(Path))
+            {
+                Log.DirectoryLeft(_logger, Path, reason);
+            }
+
+            return;
+        }
+
         try
         {
             Directory.Delete(Path, recursive: true);
@@ -153,97 +190,155 @@ public sealed partial class ShadowCopyDirectory : IDisposable
         }
     }
 
-    /// <summary>Removes shadow directories under <paramref name="root"/> whose owning process is gone.</summary>
+    /// <summary>
+    /// Removes this user's shadow directories under <paramref name="root"/> whose owning process is gone, and nothing
+    /// else: see the class remarks for what makes a directory ours and why no link is ever followed.
+    /// </summary>
     /// <param name="root">The shadow root to scan.</param>
     /// <param name="logger">Receives one line per removed directory.</param>
     /// <returns>How many directories were removed.</returns>
     public static int RemoveAbandoned(string root, ILogger? logger = null)
     {
         logger ??= NullLogger.Instance;
-        int removed = 0;
-        IEnumerable<string> candidates;
-        try
+        if (OperatingSystem.IsWindows())
         {
-            candidates = Directory.EnumerateDirectories(root, DirectoryPrefix + "*");
+            return RemoveAbandonedOnWindows(root, logger);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+
+        if (!UnixDescriptors.IsSupported)
+        {
+            if (Interlocked.Exchange(ref s_sweepUnavailableLogged, 1) == 0)
+            {
+                Log.SweepUnavailable(logger, root, UnixDescriptors.UnsupportedReason);
+            }
+
+            return 0;
+        }
+
+        using SafeFileHandle? rootHandle = UnixDescriptors.OpenDirectory(root, out _);
+        if (rootHandle is null)
         {
             return 0;
         }
 
-        foreach (string directory in candidates)
+        List<string> names;
+        try
         {
-            if (IsAbandoned(directory))
+            names = UnixDescriptors.ReadNames(rootHandle);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+
+        int removed = 0;
+        foreach (string name in names)
+        {
+            if (OwnedName().IsMatch(name))
             {
-                try
-                {
-                    Directory.Delete(directory, recursive: true);
-                    removed++;
-                    Log.AbandonedRemoved(logger, directory);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    Log.AbandonedNotRemoved(logger, directory, e.Message);
-                }
+                SweepVerdict verdict = UnixAbandonedDirectory.TryRemove(rootHandle, name, out string reason);
+                removed += Report(logger, System.IO.Path.Combine(root, name), verdict, reason);
             }
         }
 
         return removed;
     }
 
-    private static bool IsAbandoned(string directory)
+    [SupportedOSPlatform("windows")]
+    private static int RemoveAbandonedOnWindows(string root, ILogger logger)
     {
-        // Only directories this class made: "nativereload-<pid>-<random>". Anything else under the root (a user's
-        // "nativereload-main" checkout, a test's temporary directory) is never touched.
-        Match name = OwnedName().Match(System.IO.Path.GetFileName(directory));
-        if (!name.Success)
-        {
-            return false;
-        }
-
-        bool ownerAlive = !int.TryParse(name.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
-            || pid == Environment.ProcessId
-            || OperatingSystem.IsWindows()
-            || UnixDirectories.ProcessExists(pid);
-        string ownerFile = System.IO.Path.Combine(directory, OwnerFileName);
-        if (!File.Exists(ownerFile))
-        {
-            // A directory still being set up has no owner file for a moment: take it only when its process is gone
-            // and it is not brand new (or, where pids cannot be checked, when it is clearly old).
-            DateTime written = Directory.GetLastWriteTimeUtc(directory);
-            return ownerAlive
-                ? written < DateTime.UtcNow.AddMinutes(-10)
-                : written < DateTime.UtcNow.AddSeconds(-10);
-        }
-
+        IEnumerable<DirectoryInfo> candidates;
         try
         {
-            using var probe = new FileStream(ownerFile, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-            return true; // we could take the owner's lock: the owner is gone (even if its pid was reused)
+            candidates = new DirectoryInfo(root).EnumerateDirectories(DirectoryPrefix + "*").ToArray();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return false; // locked by a live process, or not ours to touch
+            return 0;
+        }
+
+        int removed = 0;
+        foreach (DirectoryInfo directory in candidates)
+        {
+            if (OwnedName().IsMatch(directory.Name))
+            {
+                SweepVerdict verdict = WindowsAbandonedDirectory.TryRemove(directory, out string reason);
+                removed += Report(logger, directory.FullName, verdict, reason);
+            }
+        }
+
+        return removed;
+    }
+
+    private static int Report(ILogger logger, string path, SweepVerdict verdict, string reason)
+    {
+        switch (verdict)
+        {
+            case SweepVerdict.Removed:
+                Log.AbandonedRemoved(logger, path);
+                return 1;
+            case SweepVerdict.Failed:
+                Log.AbandonedNotRemoved(logger, path, reason);
+                return 0;
+            case SweepVerdict.NotOurs:
+                Log.ShadowDirectorySkipped(logger, path, reason);
+                return 0;
+            default:
+                return 0; // in use: the normal case for every other running host
         }
     }
 
-    private static string CreateExclusiveDirectory(string root)
+    /// <summary>
+    /// mkdtemp under a staging name the sweep never matches, the locked lock file inside, then the rename to the final
+    /// name: the directory appears under a sweepable name already locked.
+    /// </summary>
+    [UnsupportedOSPlatform("windows")]
+    private static (string Path, FileStream OwnerLock) CreateOnUnix(string root)
     {
-        string prefix = $"{DirectoryPrefix}{Environment.ProcessId}-";
-        if (!OperatingSystem.IsWindows())
+        // mkdtemp: exclusive creation (never reuses or follows an existing entry), mode 0700 whatever the umask;
+        // 64 random bits from us plus mkdtemp's own suffix make the name unguessable.
+        string fullRoot = System.IO.Path.GetFullPath(root);
+        string staging = UnixDirectories.MakeTemporaryDirectory(
+            System.IO.Path.Combine(fullRoot, $"{StagingPrefix}{DirectoryPrefix}{Environment.ProcessId}-{RandomToken()}"));
+        FileStream? ownerLock = null;
+        try
         {
-            // mkdtemp: exclusive creation (never reuses or follows an existing entry), mode 0700 whatever the umask;
-            // 64 random bits from us plus mkdtemp's own suffix make the name unguessable.
-            string created = UnixDirectories.MakeTemporaryDirectory(System.IO.Path.Combine(System.IO.Path.GetFullPath(root), prefix + RandomToken()));
-            UnixFileMode mode = File.GetUnixFileMode(created);
+            UnixFileMode mode = File.GetUnixFileMode(staging);
             if ((mode & (UnixFileMode)0b000_111_111) != 0)
             {
-                throw new IOException($"{created}: shadow directory is accessible to other users (mode {mode}); refusing to use it");
+                throw new IOException($"{staging}: shadow directory is accessible to other users (mode {mode}); refusing to use it");
             }
 
-            return created;
+            ownerLock = CreateOwnerLock(staging);
+            string path = System.IO.Path.Combine(fullRoot, System.IO.Path.GetFileName(staging)[StagingPrefix.Length..]);
+            Directory.Move(staging, path); // rename(2): atomic; fails rather than replace an existing entry
+            return (path, ownerLock);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ownerLock?.Dispose();
+            TryDeleteStaging(staging);
+            throw new IOException($"{staging}: cannot set up the shadow directory: {e.Message}", e);
+        }
+    }
 
+    private static void TryDeleteStaging(string staging)
+    {
+        try
+        {
+            File.Delete(System.IO.Path.Combine(staging, OwnerFileName));
+            Directory.Delete(staging, recursive: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // left behind: an empty staging directory, never swept (see the remarks)
+        }
+    }
+
+    [SupportedOSPlatform("windows")]
+    private static (string Path, FileStream OwnerLock) CreateOnWindows(string root)
+    {
+        string prefix = $"{DirectoryPrefix}{Environment.ProcessId}-";
         for (int attempt = 0; ; attempt++)
         {
             string path = System.IO.Path.Combine(root, prefix + RandomToken());
@@ -253,11 +348,22 @@ public sealed partial class ShadowCopyDirectory : IDisposable
             }
 
             Debug.Assert(attempt < 100);
-            return Directory.CreateDirectory(path).FullName;
+            string created = Directory.CreateDirectory(path).FullName;
+            return (created, CreateOwnerLock(created)); // created and share-locked in one CreateFile call
         }
     }
 
-    [GeneratedRegex(@"^nativereload-([0-9]+)-[0-9A-Za-z]{8,}$", RegexOptions.CultureInvariant)]
+    private static FileStream CreateOwnerLock(string directory) =>
+        new(System.IO.Path.Combine(directory, OwnerFileName), new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.None, // flock(LOCK_EX) on Unix, a sharing lock on Windows
+            Options = FileOptions.None,
+        });
+
+    // Exactly the names Create makes: mkdtemp's 6 characters on Unix, none on Windows.
+    [GeneratedRegex(@"^nativereload-[0-9]+-[0-9a-f]{16}([0-9A-Za-z]{6})?$", RegexOptions.CultureInvariant)]
     private static partial Regex OwnedName();
 
     private static string RandomToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));

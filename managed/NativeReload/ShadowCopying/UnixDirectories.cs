@@ -3,7 +3,7 @@ using System.Text;
 
 namespace NativeReload.ShadowCopying;
 
-/// <summary>The two POSIX calls the shadow directory needs that .NET does not expose for an arbitrary root.</summary>
+/// <summary>The POSIX call the shadow directory needs that .NET does not expose for an arbitrary root.</summary>
 internal static partial class UnixDirectories
 {
     /// <summary>
@@ -28,29 +28,7 @@ internal static partial class UnixDirectories
         return Encoding.UTF8.GetString(template, 0, template.Length - 1);
     }
 
-    /// <summary>True when a process with this id exists (it may belong to another user); false when it is gone.</summary>
-    /// <param name="pid">The process id.</param>
-    public static bool ProcessExists(int pid)
-    {
-        if (pid <= 0)
-        {
-            return false;
-        }
-
-        if (Kill(pid, 0) == 0)
-        {
-            return true;
-        }
-
-        const int ESRCH = 3;
-        return Marshal.GetLastPInvokeError() != ESRCH;
-    }
-
     [LibraryImport("libc", EntryPoint = "mkdtemp", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static unsafe partial byte* MkdTemp(byte* template);
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static partial int Kill(int pid, int signal);
 }

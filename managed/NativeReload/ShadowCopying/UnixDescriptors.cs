@@ -1,0 +1,381 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace NativeReload.ShadowCopying;
+
+/// <summary>
+/// The descriptor-relative libc calls the stale-copy sweep needs (<c>openat</c>, <c>unlinkat</c>, <c>fstat</c>,
+/// <c>readdir</c>, <c>flock</c>), with the constants and struct layouts of each supported platform.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every call works on an open descriptor, never on a path: a name is looked up once, relative to a directory the
+/// sweep already opened and checked, with <c>O_NOFOLLOW</c>, so swapping an entry for a symbolic link at any moment
+/// can at worst make an <c>openat</c> fail; the link itself is then unlinked, which never touches its target.
+/// </para>
+/// <para>
+/// Platforms, from the system headers: Linux x86_64/riscv64/loongarch64 use the asm-generic <c>O_</c> values,
+/// Linux arm/arm64 their own (<c>O_DIRECTORY</c> 040000, <c>O_NOFOLLOW</c> 0100000); ownership and mode come from
+/// <c>statx</c>, whose layout is the same on every Linux architecture (glibc 2.28+; musl 1.2.5+). The 64-bit
+/// <c>struct dirent</c> is the same on every 64-bit Linux. macOS: <c>struct stat</c> and <c>struct dirent</c> in their
+/// 64-bit-inode layout (the <c>$INODE64</c> symbols on x86_64, the plain ones on arm64). macOS is written from the
+/// SDK headers and not run by the tests here. Anything else (32-bit processes, other architectures or systems, a libc
+/// without these symbols) is <see cref="IsSupported"/> = false, and the sweep then removes nothing rather than guess.
+/// As a guard against a wrong layout, every mode read here is compared with .NET's own <c>fstat</c> of the same
+/// descriptor (<see cref="File.GetUnixFileMode(SafeFileHandle)"/>) and a mismatch refuses the directory.
+/// </para>
+/// </remarks>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+internal static unsafe partial class UnixDescriptors
+{
+    public const int ENOENT = 2;
+    public const int EPERM = 1;
+    public const int ENOTDIR = 20;
+    public const int EISDIR = 21;
+
+    private const int ORdOnly = 0;
+    private const int LOCK_EX = 2;
+    private const int LOCK_NB = 4;
+    private const int S_IFMT = 0xF000;
+    private const int S_IFDIR = 0x4000;
+    private const int S_IFREG = 0x8000;
+
+    private static readonly Platform? Current = Platform.Detect();
+
+    private static Platform P => Current ?? throw new PlatformNotSupportedException(UnsupportedReason);
+
+    /// <summary>False where the constants or layouts are not known here; callers then do nothing.</summary>
+    public static bool IsSupported => Current is not null;
+
+    /// <summary>Why <see cref="IsSupported"/> is false, for the log.</summary>
+    public static string UnsupportedReason =>
+        $"descriptor-relative deletion is not implemented for {RuntimeInformation.RuntimeIdentifier} ({IntPtr.Size * 8}-bit)";
+
+    /// <summary><c>ELOOP</c>: what <c>O_NOFOLLOW</c> returns for a symbolic link.</summary>
+    public static int ELOOP => P.ELoop;
+
+    /// <summary><c>EWOULDBLOCK</c>: the lock is held by someone else.</summary>
+    public static int EWOULDBLOCK => P.EWouldBlock;
+
+    /// <summary>Opens <paramref name="path"/> (following links: the caller chose it) as a directory.</summary>
+    public static SafeFileHandle? OpenDirectory(string path, out int errno)
+    {
+        byte[] name = Utf8(path);
+        fixed (byte* p = name)
+        {
+            return Wrap(Open(p, ORdOnly | P.ODirectory | P.OCloexec | P.ONonBlock), out errno);
+        }
+    }
+
+    /// <summary><c>openat(dir, name, O_DIRECTORY|O_NOFOLLOW)</c>: null (with errno) for anything but a real directory.</summary>
+    public static SafeFileHandle? OpenSubdirectory(SafeFileHandle directory, string name, out int errno)
+    {
+        byte[] bytes = Utf8(name);
+        fixed (byte* p = bytes)
+        {
+            return Wrap(OpenAt(directory, p, ORdOnly | P.ODirectory | P.ONoFollow | P.OCloexec | P.ONonBlock), out errno);
+        }
+    }
+
+    /// <summary><c>openat(dir, name, O_RDONLY|O_NOFOLLOW)</c> of a file, never blocking (a planted FIFO cannot hang us).</summary>
+    public static SafeFileHandle? OpenFile(SafeFileHandle directory, string name, out int errno)
+    {
+        byte[] bytes = Utf8(name);
+        fixed (byte* p = bytes)
+        {
+            return Wrap(OpenAt(directory, p, ORdOnly | P.ONoFollow | P.OCloexec | P.ONonBlock), out errno);
+        }
+    }
+
+    /// <summary><c>unlinkat(dir, name, 0)</c> (a file or a link, never what a link points to) or with <c>AT_REMOVEDIR</c> (an empty directory).</summary>
+    /// <returns>0, or the errno.</returns>
+    public static int Unlink(SafeFileHandle directory, string name, bool removeDirectory)
+    {
+        byte[] bytes = Utf8(name);
+        fixed (byte* p = bytes)
+        {
+            return UnlinkAt(directory, p, removeDirectory ? P.AtRemoveDir : 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>Takes an exclusive <c>flock</c> without waiting.</summary>
+    /// <returns>0, or the errno (<see cref="EWOULDBLOCK"/>: someone holds it).</returns>
+    public static int TryLockExclusive(SafeFileHandle file) =>
+        Flock(file, LOCK_EX | LOCK_NB) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>The effective user id of this process.</summary>
+    public static uint EffectiveUserId() => GetEuid();
+
+    /// <summary>Owner, type and permission bits of an open descriptor, checked against .NET's own view of the mode.</summary>
+    /// <returns>False when they cannot be read or do not agree with .NET (a layout this code got wrong).</returns>
+    public static bool TryGetOwnerAndMode(SafeFileHandle handle, out uint uid, out int mode)
+    {
+        if (!P.TryStat(handle, out uid, out mode))
+        {
+            return false;
+        }
+
+        return (mode & 0xFFF) == (int)File.GetUnixFileMode(handle);
+    }
+
+    /// <summary>True for a directory.</summary>
+    public static bool IsDirectory(int mode) => (mode & S_IFMT) == S_IFDIR;
+
+    /// <summary>True for a regular file.</summary>
+    public static bool IsRegularFile(int mode) => (mode & S_IFMT) == S_IFREG;
+
+    /// <summary>Every name in an open directory except <c>.</c> and <c>..</c>, read through a duplicate of the descriptor.</summary>
+    /// <exception cref="IOException">The directory could not be read.</exception>
+    public static List<string> ReadNames(SafeFileHandle directory)
+    {
+        int duplicate = Dup(directory);
+        if (duplicate < 0)
+        {
+            throw new IOException($"dup: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        nint stream = P.FdOpenDir(duplicate);
+        if (stream == 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            Close(duplicate);
+            throw new IOException($"fdopendir: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        try
+        {
+            var names = new List<string>();
+            while (true)
+            {
+                byte* entry = P.ReadDir(stream);
+                if (entry is null)
+                {
+                    int errno = Marshal.GetLastPInvokeError(); // the generated stub clears errno before the call
+                    return errno == 0 ? names : throw new IOException($"readdir: {Marshal.GetPInvokeErrorMessage(errno)}");
+                }
+
+                string name = Marshal.PtrToStringUTF8((nint)(entry + P.DirentNameOffset))!;
+                if (name is not "." and not "..")
+                {
+                    names.Add(name);
+                }
+            }
+        }
+        finally
+        {
+            CloseDir(stream); // closes the duplicate too
+        }
+    }
+
+    private static SafeFileHandle? Wrap(int fd, out int errno)
+    {
+        errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    private static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s + "\0");
+
+    /// <summary>The values that differ between the supported systems and architectures.</summary>
+    private abstract class Platform
+    {
+
+        public abstract int ODirectory { get; }
+
+        public abstract int ONoFollow { get; }
+
+        public abstract int OCloexec { get; }
+
+        public abstract int ONonBlock { get; }
+
+        public abstract int AtRemoveDir { get; }
+
+        public abstract int ELoop { get; }
+
+        public abstract int EWouldBlock { get; }
+
+        public abstract int DirentNameOffset { get; }
+
+        public static Platform? Detect()
+        {
+            if (IntPtr.Size != 8)
+            {
+                return null;
+            }
+
+            Platform? platform = null;
+            if (OperatingSystem.IsLinux())
+            {
+                platform = RuntimeInformation.ProcessArchitecture switch
+                {
+                    Architecture.X64 or Architecture.RiscV64 or Architecture.LoongArch64 => new Linux(oDirectory: 0x10000, oNoFollow: 0x20000),
+                    Architecture.Arm64 => new Linux(oDirectory: 0x4000, oNoFollow: 0x8000),
+                    _ => null,
+                };
+            }
+            else if (OperatingSystem.IsMacOS())
+            {
+                platform = RuntimeInformation.ProcessArchitecture switch
+                {
+                    Architecture.Arm64 => new MacOS(inode64Suffix: false),
+                    Architecture.X64 => new MacOS(inode64Suffix: true),
+                    _ => null,
+                };
+            }
+
+            return platform is not null && platform.EntryPointsExist() ? platform : null;
+        }
+
+        public abstract bool TryStat(SafeFileHandle handle, out uint uid, out int mode);
+
+        public abstract nint FdOpenDir(int fd);
+
+        public abstract byte* ReadDir(nint stream);
+
+        /// <summary>The platform-specific entry points; all must exist, so a libc without one disables the sweep instead of failing mid-way.</summary>
+        protected abstract string[] EntryPoints { get; }
+
+        private bool EntryPointsExist()
+        {
+            string[] common = ["open", "openat", "unlinkat", "flock", "geteuid", "dup", "close", "closedir"];
+            return NativeLibrary.TryLoad("libc", typeof(UnixDescriptors).Assembly, null, out nint libc)
+                && common.Concat(EntryPoints).All(name => NativeLibrary.TryGetExport(libc, name, out _));
+        }
+    }
+
+    private sealed partial class Linux(int oDirectory, int oNoFollow) : Platform
+    {
+        private const int AT_EMPTY_PATH = 0x1000;
+        private const uint STATX_TYPE = 0x1;
+        private const uint STATX_MODE = 0x2;
+        private const uint STATX_UID = 0x8;
+
+        public override int ODirectory => oDirectory;
+
+        public override int ONoFollow => oNoFollow;
+
+        public override int OCloexec => 0x80000;
+
+        public override int ONonBlock => 0x800;
+
+        public override int AtRemoveDir => 0x200;
+
+        public override int ELoop => 40;
+
+        public override int EWouldBlock => 11;
+
+        public override int DirentNameOffset => 19; // d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name
+
+        public override bool TryStat(SafeFileHandle handle, out uint uid, out int mode)
+        {
+            // struct statx (linux/stat.h), identical on every architecture: stx_mask u32 @0, stx_uid u32 @20, stx_mode u16 @28.
+            byte* buffer = stackalloc byte[256];
+            byte empty = 0;
+            uid = 0;
+            mode = 0;
+            const uint Wanted = STATX_TYPE | STATX_MODE | STATX_UID;
+            if (Statx(handle, &empty, AT_EMPTY_PATH, Wanted, buffer) != 0 || (*(uint*)buffer & Wanted) != Wanted)
+            {
+                return false;
+            }
+
+            uid = *(uint*)(buffer + 20);
+            mode = *(ushort*)(buffer + 28);
+            return true;
+        }
+
+        public override nint FdOpenDir(int fd) => LinuxFdOpenDir(fd);
+
+        public override byte* ReadDir(nint stream) => LinuxReadDir(stream);
+
+        protected override string[] EntryPoints => ["statx", "fdopendir", "readdir"];
+
+        [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
+        private static partial int Statx(SafeFileHandle dirfd, byte* path, int flags, uint mask, byte* buffer);
+
+        [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
+        private static partial nint LinuxFdOpenDir(int fd);
+
+        [LibraryImport("libc", EntryPoint = "readdir", SetLastError = true)]
+        private static partial byte* LinuxReadDir(nint stream);
+    }
+
+    private sealed partial class MacOS(bool inode64Suffix) : Platform
+    {
+        public override int ODirectory => 0x100000;
+
+        public override int ONoFollow => 0x100;
+
+        public override int OCloexec => 0x1000000;
+
+        public override int ONonBlock => 0x4;
+
+        public override int AtRemoveDir => 0x80;
+
+        public override int ELoop => 62;
+
+        public override int EWouldBlock => 35;
+
+        public override int DirentNameOffset => 21; // d_ino u64, d_seekoff u64, d_reclen u16, d_namlen u16, d_type u8, d_name
+
+        public override bool TryStat(SafeFileHandle handle, out uint uid, out int mode)
+        {
+            // struct stat, 64-bit inode layout (sys/stat.h __DARWIN_STRUCT_STAT64): st_dev i32 @0, st_mode u16 @4,
+            // st_nlink u16 @6, st_ino u64 @8, st_uid u32 @16; 144 bytes in all.
+            byte* buffer = stackalloc byte[256];
+            int result = inode64Suffix ? FStatInode64(handle, buffer) : FStat(handle, buffer);
+            uid = result == 0 ? *(uint*)(buffer + 16) : 0;
+            mode = result == 0 ? *(ushort*)(buffer + 4) : 0;
+            return result == 0;
+        }
+
+        public override nint FdOpenDir(int fd) => inode64Suffix ? FdOpenDirInode64(fd) : MacFdOpenDir(fd);
+
+        public override byte* ReadDir(nint stream) => inode64Suffix ? ReadDirInode64(stream) : MacReadDir(stream);
+
+        protected override string[] EntryPoints =>
+            inode64Suffix ? ["fstat$INODE64", "fdopendir$INODE64", "readdir$INODE64"] : ["fstat", "fdopendir", "readdir"];
+
+        [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
+        private static partial int FStat(SafeFileHandle fd, byte* buffer);
+
+        [LibraryImport("libc", EntryPoint = "fstat$INODE64", SetLastError = true)]
+        private static partial int FStatInode64(SafeFileHandle fd, byte* buffer);
+
+        [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
+        private static partial nint MacFdOpenDir(int fd);
+
+        [LibraryImport("libc", EntryPoint = "fdopendir$INODE64", SetLastError = true)]
+        private static partial nint FdOpenDirInode64(int fd);
+
+        [LibraryImport("libc", EntryPoint = "readdir", SetLastError = true)]
+        private static partial byte* MacReadDir(nint stream);
+
+        [LibraryImport("libc", EntryPoint = "readdir$INODE64", SetLastError = true)]
+        private static partial byte* ReadDirInode64(nint stream);
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static partial int Open(byte* path, int flags); // never O_CREAT, so the variadic mode is never read
+
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
+    private static partial int OpenAt(SafeFileHandle dirfd, byte* path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
+    private static partial int UnlinkAt(SafeFileHandle dirfd, byte* path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(SafeFileHandle fd, int operation);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuid();
+
+    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
+    private static partial int Dup(SafeFileHandle fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "closedir", SetLastError = true)]
+    private static partial int CloseDir(nint stream);
+}
