@@ -121,6 +121,65 @@ public sealed partial class RunCommandTests
         Assert.That(host.Stderr.Count(l => l.StartsWith("reload failed:", StringComparison.Ordinal)), Is.EqualTo(1), "each failure is said once");
     }
 
+    private static readonly TestCaseData[] WrongSignatures =
+    [
+        new TestCaseData("get_small_int", "it returned 0x55, which is not an address").SetName("Run_ExitsOne_WithOneErrorLine_WhenTheExportReturnsAnInteger"),
+        new TestCaseData("get_null", "it returned NULL").SetName("Run_ExitsOne_WithOneErrorLine_WhenTheExportReturnsNull"),
+        new TestCaseData("get_unmapped", "which points to no readable memory").SetName("Run_ExitsOne_WithOneErrorLine_WhenTheExportReturnsAnUnmappedAddress"),
+        new TestCaseData("get_invalid_utf8", "not valid UTF-8 (byte 0xFF at offset 4)").SetName("Run_ExitsOne_WithOneErrorLine_WhenTheStringIsNotUtf8"),
+        new TestCaseData("get_unterminated", "no terminating NUL in the first 1 MiB").SetName("Run_ExitsOne_WithOneErrorLine_WhenTheStringHasNoNulWithinOneMiB"),
+    ];
+
+    [TestCaseSource(nameof(WrongSignatures))]
+    public void Run_ExitsOne_WithOneErrorLine_WhenTheExportDoesNotReturnAString(string export, string why)
+    {
+        if (!TestPaths.HasFixtureGroup("wrong_signature"))
+        {
+            Assert.Ignore("the wrong_signature fixture is not built on this platform (it needs mmap)");
+        }
+
+        _dir.ReplaceByRename("wrong_signature");
+        using var host = new HostProcess(["run", _dir.LibraryPath, "--call", export, "--every", "20ms", "--count", "3"], _shadowRoot);
+
+        Assert.That(host.WaitForExit(), Is.EqualTo(1), string.Join(" | ", host.Stderr));
+        Assert.That(host.Stderr, Has.Count.EqualTo(1), "one line, no stack trace");
+        Assert.That(host.Stderr.Single(), Does.StartWith($"error: {_dir.LibraryPath}: {export} did not return a readable string (").And.Contain(why).And.EndWith(")"));
+        Assert.That(host.Stdout, Is.Empty);
+    }
+
+    [Test]
+    public void Run_PrintsTheString_FromTheSameFixture_WhenTheExportReturnsOne()
+    {
+        if (!TestPaths.HasFixtureGroup("wrong_signature"))
+        {
+            Assert.Ignore("the wrong_signature fixture is not built on this platform (it needs mmap)");
+        }
+
+        _dir.ReplaceByRename("wrong_signature");
+        using var host = new HostProcess(["run", _dir.LibraryPath, "--call", "get_message", "--every", "20ms", "--count", "2"], _shadowRoot);
+        Assert.That(host.WaitForExit(), Is.EqualTo(0));
+        Assert.That(host.Stdout, Is.EqualTo(new[] { "message: a readable string", "message: a readable string" }));
+    }
+
+    [Test]
+    public void Run_ExitsOne_WithOneErrorLine_WhenZlibCompileFlagsIsCalledAsAString()
+    {
+        string? zlib = new[] { "/usr/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/aarch64-linux-gnu/libz.so.1", "/lib64/libz.so.1", "/usr/lib/libz.so.1", "/usr/lib/libz.dylib" }
+            .FirstOrDefault(File.Exists);
+        if (zlib is null)
+        {
+            Assert.Ignore("no system zlib found (libz.so.1 / libz.dylib)");
+        }
+
+        using var host = new HostProcess(["run", zlib, "--call", "zlibCompileFlags", "--count", "1"], _shadowRoot);
+        Assert.That(host.WaitForExit(), Is.EqualTo(1), string.Join(" | ", host.Stderr));
+        string[] errors = host.Stderr.Where(l => l.StartsWith("error:", StringComparison.Ordinal)).ToArray();
+        Assert.That(errors, Has.Length.EqualTo(1));
+        Assert.That(errors[0], Does.StartWith($"error: {zlib}: zlibCompileFlags did not return a readable string (it returned 0x"));
+        Assert.That(host.Stderr, Has.None.Contains("Exception"), "no stack trace");
+        Assert.That(host.Stdout, Is.Empty);
+    }
+
     [GeneratedRegex(@"^reloaded .+ \(generation \d+, \d+(\.\d+)? ms\)$")]
     private static partial Regex ReloadedLine();
 }
