@@ -20,11 +20,18 @@ internal sealed class ReloadLoop : IDisposable
         Library = library;
         _export = export;
         _stderr = stderr;
+        WriteWarnings(library.Current);
         library.Reloaded += (_, e) =>
         {
             if (DescribeReload(e) is { } line)
             {
                 _stderr.WriteLine(line);
+            }
+
+            // Raised by ApplyPendingReload on the loop's thread, right after the swap: Current is the new generation.
+            if (Library.Current is { } current && current.Number == e.Generation)
+            {
+                WriteWarnings(current);
             }
         };
         library.ReloadFailed += (_, e) => _stderr.WriteLine(ReportLines.ReloadFailed(e));
@@ -109,6 +116,15 @@ internal sealed class ReloadLoop : IDisposable
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>One <c>warning: &lt;file&gt;: &lt;text&gt;</c> line per warning of a generation, when it becomes current.</summary>
+    private void WriteWarnings(NativeReload.Loading.LibraryGeneration generation)
+    {
+        foreach (string warning in generation.Warnings)
+        {
+            _stderr.WriteLine($"warning: {generation.FilePath}: generation {generation.Number} {warning}");
+        }
     }
 
     public void Dispose()

@@ -38,4 +38,10 @@ public enum ReloadFailureReason
 
     /// <summary>An unexpected I/O error while reading or copying the file.</summary>
     IoError,
+
+    /// <summary>
+    /// The file is the C runtime or the dynamic loader (libc, libpthread, libdl, ld-linux, ld-musl, libSystem, ucrtbase,
+    /// msvcrt, kernel32, ntdll): the process already runs on it, and a second copy would corrupt it, so it is never loaded.
+    /// </summary>
+    CoreRuntime,
 }

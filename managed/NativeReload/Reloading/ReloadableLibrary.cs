@@ -76,7 +76,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         {
             long started = Stopwatch.GetTimestamp();
             CandidateFile candidate = CandidateFile.Read(FilePath);
-            LibraryGeneration<TExports> first = GenerationLoader.Load(candidate, 1, _shadows, _bind, _options.ExpectedApiVersion);
+            LibraryGeneration<TExports> first = GenerationLoader.Load(candidate, 1, _shadows, _bind, _options.ExpectedApiVersion, _logger);
             RunFirstLoadHook(first);
             first.LoadDuration = Stopwatch.GetElapsedTime(started);
             _current = first;
@@ -319,7 +319,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             LibraryGeneration<TExports> next;
             try
             {
-                next = GenerationLoader.Load(candidate, _lastNumber + 1, _shadows, _bind, _options.ExpectedApiVersion);
+                next = GenerationLoader.Load(candidate, _lastNumber + 1, _shadows, _bind, _options.ExpectedApiVersion, _logger);
             }
             catch (LibraryLoadException e)
             {
