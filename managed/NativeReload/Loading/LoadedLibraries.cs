@@ -4,19 +4,24 @@ using System.Runtime.InteropServices;
 namespace NativeReload.Loading;
 
 /// <summary>
-/// The files this process has mapped (Linux: <c>/proc/self/maps</c>), to tell whether a candidate library is one the
-/// process already runs: the same file (device and inode, which is how glibc itself recognises a library) or a
+/// The libraries this process already has (Linux: the loader's own list, <c>dl_iterate_phdr</c>), to tell whether a
+/// candidate is one of them: the same file (device and inode, which is how glibc itself recognises a library) or a
 /// library with the same soname.
 /// </summary>
+/// <remarks>
+/// The loader's list rather than <c>/proc/self/maps</c>: a .NET process has hundreds of mappings, and having the kernel
+/// print them costs about a millisecond per reload; the list has a few dozen entries, each compared with one
+/// <c>statx</c>.
+/// </remarks>
 internal static partial class LoadedLibraries
 {
-    /// <summary>A file mapped into this process, and the reason it matched.</summary>
-    /// <param name="Path">The mapped file as the kernel names it.</param>
+    /// <summary>A library loaded in this process, and the reason it matched.</summary>
+    /// <param name="Path">The loaded file as the loader names it.</param>
     /// <param name="How">"the same file" or "the same soname libz.so.1".</param>
     public readonly record struct Match(string Path, string How);
 
     /// <summary>
-    /// Finds a library mapped into this process that is <paramref name="filePath"/> itself or has the soname
+    /// Finds a library loaded in this process that is <paramref name="filePath"/> itself or has the soname
     /// <paramref name="soname"/>. This process's own shadow copies (<c>nativereload-&lt;pid&gt;-*</c> directories) are
     /// not counted: loading a new generation beside the old ones is the point. Null on other OSes or when none matches.
     /// </summary>
@@ -29,25 +34,22 @@ internal static partial class LoadedLibraries
 
         FileId? candidate = FileId.Of(filePath);
         string ownShadows = string.Create(CultureInfo.InvariantCulture, $"{ShadowCopying.ShadowCopyDirectory.DirectoryPrefix}{Environment.ProcessId}-");
-        var seen = new HashSet<string>(StringComparer.Ordinal);
         Match? bySoname = null;
-        foreach (MappedFile mapped in ReadMaps())
+        foreach (string loaded in LoadedPaths().Distinct(StringComparer.Ordinal))
         {
-            if (!seen.Add(mapped.Path)
-                || Path.GetFileName(Path.GetDirectoryName(mapped.Path))?.StartsWith(ownShadows, StringComparison.Ordinal) == true)
+            if (Path.GetFileName(Path.GetDirectoryName(loaded))?.StartsWith(ownShadows, StringComparison.Ordinal) == true)
             {
                 continue;
             }
 
-            // The maps line's device and inode, then stat of the path: on overlayfs the two can differ.
-            if (candidate is { } id && (id == mapped.Id || id == FileId.Of(mapped.Path)))
+            if (candidate is { } id && FileId.Of(loaded) == id)
             {
-                return new Match(mapped.Path, "the same file");
+                return new Match(loaded, "the same file");
             }
 
-            if (bySoname is null && soname is not null && HasSoname(mapped.Path, soname))
+            if (bySoname is null && soname is not null && HasSoname(loaded, soname))
             {
-                bySoname = new Match(mapped.Path, $"the same soname {soname}");
+                bySoname = new Match(loaded, $"the same soname {soname}");
             }
         }
 
@@ -82,40 +84,44 @@ internal static partial class LoadedLibraries
         }
     }
 
-    private readonly record struct MappedFile(string Path, FileId Id);
-
-    /// <summary>Mapped regular files: "start-end perms offset major:minor inode /path".</summary>
-    private static IEnumerable<MappedFile> ReadMaps()
+    /// <summary>The absolute paths in the loader's list (the main program, "" and the vDSO are left out).</summary>
+    private static unsafe List<string> LoadedPaths()
     {
-        string[] lines;
+        var paths = new List<string>();
+        GCHandle handle = GCHandle.Alloc(paths);
         try
         {
-            lines = File.ReadAllLines("/proc/self/maps");
+            _ = DlIteratePhdr(&CollectName, (void*)GCHandle.ToIntPtr(handle)); // returns the last callback value: always 0
         }
-        catch (IOException)
+        catch (EntryPointNotFoundException)
         {
-            yield break;
+            // A C library without dl_iterate_phdr: nothing is known, nothing is said.
+        }
+        finally
+        {
+            handle.Free();
         }
 
-        foreach (string line in lines)
-        {
-            string[] fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length < 6 || !fields[5].StartsWith('/') || fields[5].EndsWith(" (deleted)", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            string[] device = fields[3].Split(':');
-            if (device.Length == 2
-                && ulong.TryParse(device[0], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong major)
-                && ulong.TryParse(device[1], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong minor)
-                && ulong.TryParse(fields[4], NumberStyles.None, CultureInfo.InvariantCulture, out ulong inode)
-                && inode != 0)
-            {
-                yield return new MappedFile(fields[5].Trim(), new FileId(major, minor, inode));
-            }
-        }
+        return paths;
     }
+
+    /// <summary>Called by the loader for each object, with its lock held: only copies the name.</summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
+    private static unsafe int CollectName(nint info, nuint size, void* data)
+    {
+        // struct dl_phdr_info { ElfW(Addr) dlpi_addr; const char* dlpi_name; ... }
+        byte* name = *(byte**)(info + sizeof(nint));
+        if (name is not null && *name == (byte)'/')
+        {
+            var paths = (List<string>)GCHandle.FromIntPtr((nint)data).Target!;
+            paths.Add(Marshal.PtrToStringUTF8((nint)name)!);
+        }
+
+        return 0; // go on
+    }
+
+    [LibraryImport("libc", EntryPoint = "dl_iterate_phdr")]
+    private static unsafe partial int DlIteratePhdr(delegate* unmanaged[Cdecl]<nint, nuint, void*, int> callback, void* data);
 
     /// <summary>Device and inode of a file, following symbolic links (<c>statx</c>, whose layout is the same on every
     /// architecture).</summary>
