@@ -23,29 +23,39 @@ public sealed class GenerationWarningsTests
     [TearDown]
     public void TearDown() => _dir.Dispose();
 
+    // unique_members, not unique_cpp: glibc pins the first copy that defines a unique symbol for the life of the
+    // process, and Reliability/UnloadableLibraryTests needs its unique_cpp copy to be that first one.
     [Test]
     public void Load_ListsTheDemangledUniqueSymbols_AndLogsOneWarningPerGeneration()
     {
-        RequireGroup("unique_cpp");
+        RequireGroup("unique_members");
         var logger = new RecordingLogger();
-        _dir.ReplaceByRename("unique_cpp_v1");
+        _dir.ReplaceByRename("unique_members_v1");
         using var library = new ReloadableLibrary<GreeterExports>(_dir.LibraryPath, GreeterExports.Bind, Options(), logger);
 
         Assert.That(library.Current.UniqueSymbols, Is.EquivalentTo(new[]
         {
-            "nativereload_fixture::holder()::instance", "guard variable for nativereload_fixture::holder()::instance",
+            "nativereload_unique::generation_count",
+            "nativereload_unique::Registry<char>::name[abi:cxx11]",
+            "nativereload_unique::Counter<long>::count",
+            "guard variable for nativereload_unique::Registry<char>::name[abi:cxx11]",
         }));
         Assert.That(library.Current.Warnings, Has.Count.EqualTo(1));
-        Assert.That(library.Current.Warnings[0], Does.StartWith("has 2 STB_GNU_UNIQUE symbols (").And.Contain("-fno-gnu-unique"));
+        Assert.That(library.Current.Warnings[0], Does.StartWith("has 4 STB_GNU_UNIQUE symbols (").And.Contain("-fno-gnu-unique"));
 
-        _dir.ReplaceByRename("unique_cpp_v2");
+        _dir.ReplaceByRename("unique_members_v2");
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
         Assert.That(library.Current.Warnings, Has.Count.EqualTo(1), "generation 2 says it too");
+        using (var scope = library.Enter())
+        {
+            Assert.That(scope.Exports.Version, Is.EqualTo(2), "the new code runs");
+            Assert.That(scope.Exports.GetMessage(), Is.EqualTo("members v1"), "on the old object: what the warning says");
+        }
 
         string[] warnings = logger.Entries.Where(e => e.Level == LogLevel.Warning).Select(e => e.Message).ToArray();
         Assert.That(warnings, Has.Length.EqualTo(2), "once per generation: " + string.Join(" | ", warnings));
-        Assert.That(warnings[0], Does.StartWith($"{_dir.LibraryPath}: generation 1 has 2 STB_GNU_UNIQUE symbols"));
-        Assert.That(warnings[1], Does.StartWith($"{_dir.LibraryPath}: generation 2 has 2 STB_GNU_UNIQUE symbols"));
+        Assert.That(warnings[0], Does.StartWith($"{_dir.LibraryPath}: generation 1 has 4 STB_GNU_UNIQUE symbols"));
+        Assert.That(warnings[1], Does.StartWith($"{_dir.LibraryPath}: generation 2 has 4 STB_GNU_UNIQUE symbols"));
     }
 
     [TestCase("greeter_v1")]
@@ -114,9 +124,9 @@ public sealed class GenerationWarningsTests
     [Platform("Linux")]
     public void Load_DoesNotWarn_AboutTheProcesssOwnEarlierGenerations()
     {
-        RequireGroup("unique_cpp");
-        // unique_cpp generations stay mapped forever: the next library instance must not count them as "already loaded".
-        _dir.ReplaceByRename("unique_cpp_v1");
+        RequireGroup("unique_members");
+        // The first unique_members copy stays mapped forever: the next library instance must not count it as "already loaded".
+        _dir.ReplaceByRename("unique_members_v1");
         using (new ReloadableLibrary<GreeterExports>(_dir.LibraryPath, GreeterExports.Bind, Options()))
         {
         }

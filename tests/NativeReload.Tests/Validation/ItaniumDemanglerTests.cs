@@ -27,6 +27,9 @@ public sealed class ItaniumDemanglerTests
     [TestCase("_ZN7CounterIiE5countE", "Counter<int>::count")]
     [TestCase("_ZTVN2ns4BaseE", "vtable for ns::Base")]
     [TestCase("_ZN2ns7counterE", "ns::counter")]
+    [TestCase("_ZN19nativereload_unique8RegistryIcE4nameB5cxx11E", "nativereload_unique::Registry<char>::name[abi:cxx11]")]
+    [TestCase("_ZGVN19nativereload_unique8RegistryIcE4nameB5cxx11E", "guard variable for nativereload_unique::Registry<char>::name[abi:cxx11]")]
+    [TestCase("_ZN19nativereload_unique7CounterIlE5countE", "nativereload_unique::Counter<long>::count")]
     public void Demangle_GivesCxxFiltsOutput_ForCommonNames(string mangled, string expected) =>
         Assert.That(ItaniumDemangler.Demangle(mangled), Is.EqualTo(expected));
 
