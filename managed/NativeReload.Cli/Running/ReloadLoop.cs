@@ -10,10 +10,9 @@ namespace NativeReload.Cli.Running;
 internal sealed class ReloadLoop : IDisposable
 {
     private readonly TextWriter _stderr;
+    private readonly string _export;
     private readonly AutoResetEvent _wake = new(false);
     private volatile bool _closing;
-
-    private readonly string _export;
 
     private ReloadLoop(ReloadableLibrary<MessageExport> library, string export, TextWriter stderr)
     {
@@ -29,7 +28,8 @@ internal sealed class ReloadLoop : IDisposable
             }
 
             // Raised by ApplyPendingReload on the loop's thread, right after the swap: Current is the new generation.
-            if (Library.Current is { } current && current.Number == e.Generation)
+            NativeReload.Loading.LibraryGeneration current = Library.Current;
+            if (current.Number == e.Generation)
             {
                 WriteWarnings(current);
             }
