@@ -7,7 +7,13 @@
 #    multi-config generators (Visual Studio, Xcode, Ninja Multi-Config) from
 #    appending a per-config subdirectory, so the file is at the same path
 #    (build/lib/greeter.dll, build/fixtures/...) whatever the generator;
-#  - warnings and the export header.
+#  - warnings and the export header;
+#  - g++ without STB_GNU_UNIQUE (-fno-gnu-unique): g++ gives vague-linkage
+#    objects (a static member of a class template, a static local of an
+#    inline function, an inline variable) that binding, and the loader then
+#    shares each one process-wide with the first copy loaded and never unmaps
+#    it, so after a reload the new code would run on the old objects. A target
+#    that wants them anyway sets the target property NATIVERELOAD_GNU_UNIQUE ON.
 # No VERSION/SOVERSION is ever set: one real file, no symlink chain for a
 # file watcher to trip over.
 include_guard(GLOBAL)
@@ -30,6 +36,10 @@ function(nativereload_native_library target)
     # libraries, so keep them out of the directory the host watches.
     ARCHIVE_OUTPUT_DIRECTORY "$<1:${CMAKE_BINARY_DIR}/implib>"
   )
+  if(NOT APPLE AND NOT WIN32)
+    target_compile_options(${target} PRIVATE
+      "$<$<AND:$<COMPILE_LANG_AND_ID:CXX,GNU>,$<NOT:$<BOOL:$<TARGET_PROPERTY:NATIVERELOAD_GNU_UNIQUE>>>>:-fno-gnu-unique>")
+  endif()
   target_link_libraries(${target} PRIVATE NativeReload::headers)
   nativereload_enable_warnings(${target})
 endfunction()

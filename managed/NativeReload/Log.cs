@@ -82,4 +82,10 @@ internal static partial class Log
 
     [LoggerMessage(32, LogLevel.Debug, "Cannot watch {Directory} ({Reason}); polling only")]
     public static partial void CannotWatch(ILogger logger, string directory, string reason);
+
+    [LoggerMessage(120, LogLevel.Warning, "{File}: generation {Generation} {Warning}")]
+    public static partial void GenerationWarning(ILogger logger, string file, long generation, string warning);
+
+    [LoggerMessage(121, LogLevel.Warning, "{File} is already loaded by this process as {LoadedPath} ({How}); loading a second copy as generation {Generation}")]
+    public static partial void AlreadyLoaded(ILogger logger, string file, string loadedPath, string how, long generation);
 }

@@ -54,8 +54,7 @@ internal static class RunCommand
                 return ExitCodes.LoadFailed;
             }
 
-            session.Run(loop.Interval(parse), parse.GetValue(loop.Count), Console.Out, cancellation());
-            return ExitCodes.Success;
+            return session.Run(loop.Interval(parse), parse.GetValue(loop.Count), Console.Out, cancellation());
         });
         return command;
     }

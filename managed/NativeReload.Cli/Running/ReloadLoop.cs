@@ -10,18 +10,28 @@ namespace NativeReload.Cli.Running;
 internal sealed class ReloadLoop : IDisposable
 {
     private readonly TextWriter _stderr;
+    private readonly string _export;
     private readonly AutoResetEvent _wake = new(false);
     private volatile bool _closing;
 
-    private ReloadLoop(ReloadableLibrary<MessageExport> library, TextWriter stderr)
+    private ReloadLoop(ReloadableLibrary<MessageExport> library, string export, TextWriter stderr)
     {
         Library = library;
+        _export = export;
         _stderr = stderr;
+        WriteWarnings(library.Current);
         library.Reloaded += (_, e) =>
         {
             if (DescribeReload(e) is { } line)
             {
                 _stderr.WriteLine(line);
+            }
+
+            // Raised by ApplyPendingReload on the loop's thread, right after the swap: Current is the new generation.
+            NativeReload.Loading.LibraryGeneration current = Library.Current;
+            if (current.Number == e.Generation)
+            {
+                WriteWarnings(current);
             }
         };
         library.ReloadFailed += (_, e) => _stderr.WriteLine(ReportLines.ReloadFailed(e));
@@ -51,7 +61,7 @@ internal sealed class ReloadLoop : IDisposable
                 exports => new MessageExport(exports.Require(export)),
                 new ReloadableLibraryOptions { ApplyMode = ApplyMode.AtSafePoint, WatchForChanges = watchFile },
                 loggers.CreateLogger("NativeReload"));
-            return new ReloadLoop(library, stderr);
+            return new ReloadLoop(library, export, stderr);
         }
         catch (LibraryLoadException e)
         {
@@ -70,7 +80,10 @@ internal sealed class ReloadLoop : IDisposable
     public void Wake() => _wake.Set();
 
     /// <summary>Ticks until <paramref name="count"/> calls were made or <paramref name="cancel"/> fires.</summary>
-    public void Run(TimeSpan interval, long? count, TextWriter stdout, CancellationToken cancel)
+    /// <returns><see cref="ExitCodes.Success"/>, or <see cref="ExitCodes.LoadFailed"/> after printing
+    /// <c>error: &lt;file&gt;: &lt;export&gt; did not return a readable string (…)</c> when the export is not
+    /// <c>const char* name(void)</c>.</returns>
+    public int Run(TimeSpan interval, long? count, TextWriter stdout, CancellationToken cancel)
     {
         WaitHandle[] waits = [cancel.WaitHandle, _wake];
         for (long tick = 0; count is null || tick < count; tick++)
@@ -91,7 +104,26 @@ internal sealed class ReloadLoop : IDisposable
             }
 
             Library.ApplyPendingReload();
-            stdout.WriteLine($"message: {Library.Current.Exports.Call()}");
+
+            // The export was named on the command line, so what it returns is read under a guard (once per tick).
+            if (!Library.Current.Exports.TryCall(out string? message, out string? problem))
+            {
+                _stderr.WriteLine($"error: {Library.FilePath}: {_export} did not return a readable string ({problem})");
+                return ExitCodes.LoadFailed;
+            }
+
+            stdout.WriteLine($"message: {message}");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    /// <summary>One <c>warning: &lt;file&gt;: &lt;text&gt;</c> line per warning of a generation, when it becomes current.</summary>
+    private void WriteWarnings(NativeReload.Loading.LibraryGeneration generation)
+    {
+        foreach (string warning in generation.Warnings)
+        {
+            _stderr.WriteLine($"warning: {generation.FilePath}: generation {generation.Number} {warning}");
         }
     }
 

@@ -11,12 +11,13 @@ namespace NativeReload.Loading;
 /// </summary>
 internal sealed class CandidateFile
 {
-    private CandidateFile(string filePath, FileStamp stamp, byte[] content, string contentHash)
+    private CandidateFile(string filePath, FileStamp stamp, byte[] content, string contentHash, ElfDynamicInfo? dynamic)
     {
         FilePath = filePath;
         Stamp = stamp;
         Content = content;
         ContentHash = contentHash;
+        Dynamic = dynamic;
     }
 
     public string FilePath { get; }
@@ -26,6 +27,9 @@ internal sealed class CandidateFile
     public byte[] Content { get; }
 
     public string ContentHash { get; }
+
+    /// <summary>The soname and <c>STB_GNU_UNIQUE</c> symbols of an ELF file; null for PE and Mach-O.</summary>
+    public ElfDynamicInfo? Dynamic { get; }
 
     /// <summary>
     /// Reads <paramref name="filePath"/> and checks that it is a complete library for this process.
@@ -84,6 +88,7 @@ internal sealed class CandidateFile
             throw new LibraryLoadException(filePath, reason, check.Reason);
         }
 
-        return new CandidateFile(filePath, before, content, Convert.ToHexStringLower(SHA256.HashData(content)));
+        ElfDynamicInfo? dynamic = check.Format == BinaryFormat.Elf ? ElfDynamicReader.Read(content) : null;
+        return new CandidateFile(filePath, before, content, Convert.ToHexStringLower(SHA256.HashData(content)), dynamic);
     }
 }

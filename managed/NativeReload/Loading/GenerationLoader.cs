@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NativeReload.Reloading;
 using NativeReload.ShadowCopying;
 
@@ -10,6 +12,12 @@ namespace NativeReload.Loading;
 /// OS load, export binding. On any failure everything it created is undone and a
 /// <see cref="LibraryLoadException"/> says why; the caller's current generation is never touched.
 /// </summary>
+/// <remarks>
+/// Before loading it refuses the C runtime and the dynamic loader (<see cref="CoreRuntimeLibraries"/>) and warns when
+/// the process already has the library (<see cref="LoadedLibraries"/>); a generation that will not behave like a
+/// fresh copy (<c>STB_GNU_UNIQUE</c> symbols) carries a warning in <see cref="LibraryGeneration.Warnings"/>, which
+/// is also logged once, here.
+/// </remarks>
 internal static class GenerationLoader
 {
     public static LibraryGeneration<TExports> Load<TExports>(
@@ -17,10 +25,18 @@ internal static class GenerationLoader
         long number,
         ShadowCopyDirectory shadows,
         Func<ExportResolver, TExports> bind,
-        uint? expectedApiVersion = null)
+        uint? expectedApiVersion = null,
+        ILogger? logger = null)
         where TExports : class
     {
+        logger ??= NullLogger.Instance;
         string filePath = candidate.FilePath;
+        List<string> warnings = CheckNotLoadedYet(candidate, number, logger);
+        if (candidate.Dynamic is { UniqueSymbolCount: > 0 } unique)
+        {
+            warnings.Add(UniqueSymbolsWarning(unique));
+        }
+
         string copy;
         try
         {
@@ -75,7 +91,18 @@ internal static class GenerationLoader
                     $"nr_get_plugin_info asks for a state block of {plugin.StateSize} bytes; the host allows at most {Plugins.StateBlock.MaxSize}");
             }
 
-            return new LibraryGeneration<TExports>(number, filePath, copy, handle, candidate.ContentHash, exports) { Plugin = plugin };
+            var generation = new LibraryGeneration<TExports>(number, filePath, copy, handle, candidate.ContentHash, exports)
+            {
+                Plugin = plugin,
+                Warnings = warnings,
+                UniqueSymbols = candidate.Dynamic?.UniqueSymbols.Select(Validation.ItaniumDemangler.Demangle).ToArray() ?? [],
+            };
+            foreach (string warning in warnings)
+            {
+                Log.GenerationWarning(logger, filePath, number, warning);
+            }
+
+            return generation;
         }
         catch (Exception e)
         {
@@ -88,6 +115,52 @@ internal static class GenerationLoader
 
             throw new LibraryLoadException(filePath, ReloadFailureReason.InitFailed, $"binding exports failed: {OneLine(e.Message)}", e);
         }
+    }
+
+    /// <summary>
+    /// Refuses the C runtime and the loader; for any other library the process already has (the same file, or the
+    /// same soname), logs a warning before the second copy is loaded and returns it for the generation.
+    /// </summary>
+    private static List<string> CheckNotLoadedYet(CandidateFile candidate, long number, ILogger logger)
+    {
+        string filePath = candidate.FilePath;
+        string[] names = [Path.GetFileName(filePath), Path.GetFileName(candidate.Stamp.ResolvedPath), candidate.Dynamic?.Soname ?? string.Empty];
+        foreach (string name in names.Where(n => n.Length > 0).Distinct(StringComparer.Ordinal))
+        {
+            if (CoreRuntimeLibraries.Describe(name) is { } what)
+            {
+                throw new LibraryLoadException(filePath, ReloadFailureReason.CoreRuntime,
+                    $"{name} is {what}, which this process already runs on; a second copy would have its own heap, locks and thread state and corrupt the process, so it is never loaded");
+            }
+        }
+
+        var warnings = new List<string>();
+        if (LoadedLibraries.Find(candidate.Stamp.ResolvedPath, candidate.Dynamic?.Soname) is { } loaded)
+        {
+            Log.AlreadyLoaded(logger, filePath, loaded.Path, loaded.How, number);
+            warnings.Add($"is already loaded by this process as {loaded.Path} ({loaded.How}); this generation is a second, separate copy: "
+                + "its globals are not the first copy's, and libraries linked against that one keep using it");
+        }
+
+        return warnings;
+    }
+
+    /// <summary>One line: which symbols (demangled, at most five), what it means, and the remedy.</summary>
+    private static string UniqueSymbolsWarning(Validation.ElfDynamicInfo unique)
+    {
+        const int Shown = 5;
+        IEnumerable<string> names = unique.UniqueSymbols.Take(Shown).Select(Validation.ItaniumDemangler.Demangle);
+        string list = string.Join(", ", names);
+        int more = unique.UniqueSymbolCount - Math.Min(Shown, unique.UniqueSymbols.Count);
+        if (more > 0)
+        {
+            list += $" and {more} more";
+        }
+
+        string noun = unique.UniqueSymbolCount == 1 ? "symbol" : "symbols";
+        return $"has {unique.UniqueSymbolCount} STB_GNU_UNIQUE {noun} ({list}): the loader binds each to the first loaded copy that "
+            + "defined it, process-wide, so after a reload the new code runs on the old objects (their state is not reset) "
+            + "and no copy that defines them is ever unmapped; build the C++ code with -fno-gnu-unique (GCC), or make them non-inline";
     }
 
     private static string? HashOf(string path)

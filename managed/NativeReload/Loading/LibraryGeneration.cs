@@ -48,6 +48,16 @@ public abstract class LibraryGeneration
     /// <summary>Time spent reading, validating, copying, loading and binding this generation.</summary>
     public TimeSpan LoadDuration { get; internal set; }
 
+    /// <summary>
+    /// What makes this generation behave unlike a fresh, private copy, one line each without the file name: it defines
+    /// <c>STB_GNU_UNIQUE</c> symbols (shared with the first loaded copy), or the process had already loaded this library
+    /// before. Empty for an ordinary library. Each line was also logged as a warning when the generation was loaded.
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>The <c>STB_GNU_UNIQUE</c> symbols this generation defines, demangled where possible (ELF only; empty elsewhere).</summary>
+    public IReadOnlyList<string> UniqueSymbols { get; init; } = [];
+
     /// <summary>The plugin contract exports (<c>nativereload.h</c>) of this generation; null when it implements none.</summary>
     internal Plugins.PluginHooks? Plugin { get; init; }
 

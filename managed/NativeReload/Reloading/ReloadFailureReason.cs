@@ -44,4 +44,10 @@ public enum ReloadFailureReason
     /// current generation keeps serving; the message says which step failed.
     /// </summary>
     HostError,
+
+    /// <summary>
+    /// The file is the C runtime or the dynamic loader (libc, libpthread, libdl, ld-linux, ld-musl, libSystem, ucrtbase,
+    /// msvcrt, kernel32, ntdll): the process already runs on it, and a second copy would corrupt it, so it is never loaded.
+    /// </summary>
+    CoreRuntime,
 }

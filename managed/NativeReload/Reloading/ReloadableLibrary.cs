@@ -97,7 +97,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         {
             long started = Stopwatch.GetTimestamp();
             CandidateFile candidate = CandidateFile.Read(FilePath);
-            LibraryGeneration<TExports> first = GenerationLoader.Load(candidate, 1, _shadows, _bind, _options.ExpectedApiVersion);
+            LibraryGeneration<TExports> first = GenerationLoader.Load(candidate, 1, _shadows, _bind, _options.ExpectedApiVersion, _logger);
             RunFirstLoadHook(first, outbox);
             first.LoadDuration = Stopwatch.GetElapsedTime(started);
             _current = first;
@@ -442,7 +442,7 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         try
         {
             InjectFault(ReloadStep.Load);
-            next = GenerationLoader.Load(candidate, _lastNumber + 1, _shadows, _bind, _options.ExpectedApiVersion);
+            next = GenerationLoader.Load(candidate, _lastNumber + 1, _shadows, _bind, _options.ExpectedApiVersion, _logger);
         }
         catch (Exception e)
         {

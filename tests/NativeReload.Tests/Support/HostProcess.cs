@@ -9,7 +9,7 @@ internal sealed partial class HostProcess : IDisposable
 {
     private readonly Process _process;
 
-    public HostProcess(IEnumerable<string> arguments, string? shadowRoot = null, string? workingDirectory = null)
+    public HostProcess(IEnumerable<string> arguments, string? shadowRoot = null, string? workingDirectory = null, Dictionary<string, string>? environment = null)
     {
         if (!File.Exists(TestPaths.Cli))
         {
@@ -31,6 +31,11 @@ internal sealed partial class HostProcess : IDisposable
         if (shadowRoot is not null)
         {
             start.Environment["NATIVERELOAD_SHADOW_ROOT"] = shadowRoot;
+        }
+
+        foreach ((string name, string value) in environment ?? [])
+        {
+            start.Environment[name] = value;
         }
 
         _process = new Process { StartInfo = start };
