@@ -140,7 +140,9 @@ public sealed class LibraryImageInspectorTests
     [Test]
     public void CheckForCurrentProcess_AcceptsSyntheticLibraryForThisOSAndArchitecture()
     {
-        byte[]? image = (LibraryImageInspector.NativeFormatForCurrentOS, RuntimeInformation.ProcessArchitecture) switch
+        // The image is picked from the OS as the test sees it, not from the product's own answer to the same question.
+        BinaryFormat thisOs = OperatingSystem.IsWindows() ? BinaryFormat.Pe : OperatingSystem.IsMacOS() ? BinaryFormat.MachO : BinaryFormat.Elf;
+        byte[]? image = (thisOs, RuntimeInformation.ProcessArchitecture) switch
         {
             (BinaryFormat.Elf, Architecture.X64) => Elf(true, EmX8664),
             (BinaryFormat.Elf, Architecture.Arm64) => Elf(true, EmAarch64),
