@@ -57,8 +57,7 @@ internal static class WatchSession
         scheduler.BuildStarted += _ => reporter.BuildStarted();
         scheduler.BuildFinished += reporter.BuildFinished;
         scheduler.Start();
-        loop.Run(settings.Interval, settings.Count, stdout, cancel);
-        return ExitCodes.Success;
+        return loop.Run(settings.Interval, settings.Count, stdout, cancel); // exit 1 when the export is not a readable string, as `run` does
     }
 
     private static string NothingToWatch(string source, SourceTreeScan scan) => scan.IgnoredCount == 0

@@ -148,6 +148,31 @@ public sealed partial class RunCommandTests
     }
 
     [Test]
+    public void Watch_ExitsOne_WithOneErrorLine_WhenTheExportReturnsAnInteger()
+    {
+        if (!TestPaths.HasFixtureGroup("wrong_signature"))
+        {
+            Assert.Ignore("the wrong_signature fixture is not built on this platform (it needs mmap)");
+        }
+
+        _dir.ReplaceByRename("wrong_signature");
+        string source = Directory.CreateTempSubdirectory("nativereload-src-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(source, "lib.c"), "int x;\n");
+            using var host = new HostProcess(["watch", _dir.LibraryPath, "--build", "true", "--source", source,
+                "--call", "get_small_int", "--every", "20ms", "--count", "3"], _shadowRoot);
+            Assert.That(host.WaitForExit(), Is.EqualTo(1), string.Join(" | ", host.Stderr));
+            Assert.That(host.Stderr.Where(l => l.StartsWith("error:", StringComparison.Ordinal)).ToArray(), Has.Length.EqualTo(1));
+            Assert.That(host.Stderr.Single(l => l.StartsWith("error:", StringComparison.Ordinal)), Does.Contain("get_small_int did not return a readable string"));
+        }
+        finally
+        {
+            Directory.Delete(source, recursive: true);
+        }
+    }
+
+    [Test]
     public void Run_PrintsTheString_FromTheSameFixture_WhenTheExportReturnsOne()
     {
         if (!TestPaths.HasFixtureGroup("wrong_signature"))
