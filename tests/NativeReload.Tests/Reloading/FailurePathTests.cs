@@ -15,48 +15,29 @@ namespace NativeReload.Tests.Reloading;
 public sealed class FailurePathTests
 {
     private static readonly TimeSpan Bounded = TimeSpan.FromSeconds(10);
-    private LibraryDirectory _dir = null!;
-    private string _hookLog = null!;
+    private ProbeDirectory _probe = null!;
+
+    private LibraryDirectory Files => _probe.Files;
 
     [SetUp]
-    public void SetUp()
-    {
-        if (!TestPaths.HasFixtureGroup("state_probe") || !TestPaths.HasFixtureGroup("greeter"))
-        {
-            Assert.Fail("the state_probe and greeter fixtures were not built (build/fixtures/fixtures.txt)");
-        }
-
-        _dir = new LibraryDirectory("probe");
-        _hookLog = Path.Combine(_dir.Path, "hooks.log");
-    }
+    public void SetUp() => _probe = new ProbeDirectory("probe");
 
     [TearDown]
-    public void TearDown() => _dir.Dispose();
+    public void TearDown() => _probe.Dispose();
 
-    private ReloadableLibrary<ProbeExports> OpenProbe(string fixture, ReloadableLibraryOptions? options = null, ILogger? logger = null)
-    {
-        _dir.ReplaceByRename(fixture);
-        options ??= new ReloadableLibraryOptions();
-        options.WatchForChanges = false;
-        var library = new ReloadableLibrary<ProbeExports>(_dir.LibraryPath, ProbeExports.Bind, options, logger);
-        using (var scope = library.Enter())
-        {
-            scope.Exports.SetLog(_hookLog);
-        }
-
-        return library;
-    }
+    private ReloadableLibrary<ProbeExports> OpenProbe(string fixture, ReloadableLibraryOptions? options = null, ILogger? logger = null) =>
+        _probe.Open(fixture, options, logger);
 
     private ReloadableLibrary<GreeterExports> OpenGreeter(TimeSpan retireTimeout)
     {
-        _dir.ReplaceByRename("greeter_v1");
-        return new ReloadableLibrary<GreeterExports>(_dir.LibraryPath, GreeterExports.Bind,
+        Files.ReplaceByRename("greeter_v1");
+        return new ReloadableLibrary<GreeterExports>(Files.LibraryPath, GreeterExports.Bind,
             new ReloadableLibraryOptions { WatchForChanges = false, RetireTimeout = retireTimeout });
     }
 
     private static unsafe bool HasData(NativeReload.Plugins.StateBlock block) => block.Data != null;
 
-    private string[] HookLines() => File.Exists(_hookLog) ? File.ReadAllLines(_hookLog) : [];
+    private string[] HookLines() => _probe.HookLines();
 
     /// <summary>A background thread that stays inside one call scope until <see cref="Release"/> (or its own time runs out).</summary>
     private sealed class CallInside<TExports> : IDisposable
@@ -147,7 +128,7 @@ public sealed class FailurePathTests
     public void HugeStateSize_OnReload_IsRefused_AndTheLibraryKeepsServing_ThenTakesTheNextGoodBuild()
     {
         using var library = OpenProbe("state_probe_v1");
-        _dir.ReplaceByRename("state_probe_huge");
+        Files.ReplaceByRename("state_probe_huge");
 
         ReloadOutcome outcome = ReloadOutcome.Loaded;
         Assert.DoesNotThrow(() => outcome = library.Reload());
@@ -165,7 +146,7 @@ public sealed class FailurePathTests
         Assert.That(call.Wait(Bounded), Is.True, "Enter() returns: the library was not left closed");
         Assert.That(call.Result, Is.EqualTo("probe v1"));
 
-        _dir.ReplaceByRename("state_probe_v2");
+        Files.ReplaceByRename("state_probe_v2");
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
         using (var scope = library.Enter())
         {
@@ -196,7 +177,7 @@ public sealed class FailurePathTests
         var recorder = new LibraryRecorder<ProbeExports>(library);
         logger.Armed = true;
 
-        _dir.ReplaceByRename("state_probe_v2");
+        Files.ReplaceByRename("state_probe_v2");
         ReloadOutcome outcome = ReloadOutcome.Failed;
         Assert.DoesNotThrow(() => outcome = library.Reload());
         Assert.That(outcome, Is.EqualTo(ReloadOutcome.Loaded));
@@ -206,7 +187,7 @@ public sealed class FailurePathTests
             Assert.That(scope.Exports.GetMessage(), Is.EqualTo("probe v2"));
         }
 
-        _dir.ReplaceByRename("state_probe_v1");
+        Files.ReplaceByRename("state_probe_v1");
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded), "later builds are still picked up");
         Assert.That(logger.Thrown, Is.GreaterThan(0), "the logger really threw");
     }
@@ -240,7 +221,7 @@ public sealed class FailurePathTests
         {
             for (int i = 0; i < 300; i++)
             {
-                _dir.ReplaceByRename(i % 2 == 0 ? "state_probe_v2" : "state_probe_v1");
+                Files.ReplaceByRename(i % 2 == 0 ? "state_probe_v2" : "state_probe_v1");
                 Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded), library.LastFailure?.Message);
             }
         }
@@ -263,7 +244,7 @@ public sealed class FailurePathTests
         ulong before = held.Size;
         byte[] content = held.Bytes.ToArray();
 
-        _dir.ReplaceByRename("state_probe_grown");
+        Files.ReplaceByRename("state_probe_grown");
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded), library.LastFailure?.Message);
 
         Assert.Multiple(() =>
@@ -284,7 +265,7 @@ public sealed class FailurePathTests
         bool disposedInTime = false;
         library.Reloaded += (_, _) => disposedInTime = Task.Run(library.Dispose).Wait(TimeSpan.FromSeconds(3));
 
-        _dir.ReplaceByRename("greeter_v2");
+        Files.ReplaceByRename("greeter_v2");
         Task<ReloadOutcome> reload = Task.Run(library.Reload);
         Assert.That(reload.Wait(Bounded), Is.True, "the reload returned");
         Assert.That(disposedInTime, Is.True, "Dispose on another thread finished while the handler waited for it");
@@ -294,8 +275,8 @@ public sealed class FailurePathTests
     [Test]
     public void ReloadedHandler_OnTheWatcherThread_ThatWaitsForDisposeOnAnotherThread_DoesNotDeadlock()
     {
-        _dir.ReplaceByRename("greeter_v1");
-        var library = new ReloadableLibrary<GreeterExports>(_dir.LibraryPath, GreeterExports.Bind);
+        Files.ReplaceByRename("greeter_v1");
+        var library = new ReloadableLibrary<GreeterExports>(Files.LibraryPath, GreeterExports.Bind);
         bool? disposedInTime = null;
         using var handled = new ManualResetEventSlim();
         library.Reloaded += (_, _) =>
@@ -304,7 +285,7 @@ public sealed class FailurePathTests
             handled.Set();
         };
 
-        _dir.ReplaceByRename("greeter_v2");
+        Files.ReplaceByRename("greeter_v2");
         Assert.That(handled.Wait(Bounded), Is.True, "the watcher reloaded and raised Reloaded");
         Assert.That(disposedInTime, Is.True, "Dispose on another thread finished while the watcher's handler waited for it");
         Assert.Throws<ObjectDisposedException>(() => library.Enter());
@@ -315,7 +296,7 @@ public sealed class FailurePathTests
     {
         var library = OpenProbe("state_probe_v1");
         library.Reloaded += (_, _) => library.Dispose();
-        _dir.ReplaceByRename("state_probe_v2");
+        Files.ReplaceByRename("state_probe_v2");
         Task<ReloadOutcome> reload = Task.Run(library.Reload);
         Assert.That(reload.Wait(Bounded), Is.True);
         Assert.That(reload.Result, Is.EqualTo(ReloadOutcome.Loaded));
@@ -339,7 +320,7 @@ public sealed class FailurePathTests
             call.Release();
         });
 
-        _dir.ReplaceByRename("greeter_v2");
+        Files.ReplaceByRename("greeter_v2");
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
         Assert.That(recorder.Retired.Select(r => r.Generation), Is.EqualTo(new long[] { 1 }),
             "Reload waited for the call and then freed generation 1");
@@ -353,7 +334,7 @@ public sealed class FailurePathTests
         var recorder = new LibraryRecorder<GreeterExports>(library);
         using var call = new CallInside<GreeterExports>(library);
 
-        _dir.ReplaceByRename("greeter_v2");
+        Files.ReplaceByRename("greeter_v2");
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
         Assert.That(recorder.Retired, Is.Empty, "kept while the call is inside");
 
@@ -372,7 +353,7 @@ public sealed class FailurePathTests
         GenerationScope<GreeterExports> second = library.Enter();
         first.Dispose(); // a bug in the host: must not end `second`
 
-        _dir.ReplaceByRename("greeter_v2");
+        Files.ReplaceByRename("greeter_v2");
         Task<ReloadOutcome> reload = Task.Run(library.Reload);
         Assert.That(reload.Wait(Bounded), Is.True);
         Assert.That(reload.Result, Is.EqualTo(ReloadOutcome.Loaded));

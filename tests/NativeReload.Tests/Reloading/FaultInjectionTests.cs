@@ -16,23 +16,15 @@ namespace NativeReload.Tests.Reloading;
 public sealed class FaultInjectionTests
 {
     private static readonly TimeSpan Bounded = TimeSpan.FromSeconds(10);
-    private LibraryDirectory _dir = null!;
-    private string _hookLog = null!;
+    private ProbeDirectory _probe = null!;
+
+    private LibraryDirectory Files => _probe.Files;
 
     [SetUp]
-    public void SetUp()
-    {
-        if (!TestPaths.HasFixtureGroup("state_probe") || !TestPaths.HasFixtureGroup("greeter"))
-        {
-            Assert.Fail("the state_probe and greeter fixtures were not built (build/fixtures/fixtures.txt)");
-        }
-
-        _dir = new LibraryDirectory("faulty");
-        _hookLog = Path.Combine(_dir.Path, "hooks.log");
-    }
+    public void SetUp() => _probe = new ProbeDirectory("faulty");
 
     [TearDown]
-    public void TearDown() => _dir.Dispose();
+    public void TearDown() => _probe.Dispose();
 
     /// <summary>Where a fault is injected and which fixtures drive that step.</summary>
     public static IEnumerable<TestCaseData> ThrowingSteps()
@@ -44,15 +36,8 @@ public sealed class FaultInjectionTests
         }
     }
 
-    private ReloadableLibrary<ProbeExports> OpenProbe(Action<ReloadStep> fault, ILogger? logger = null)
-    {
-        _dir.ReplaceByRename("state_probe_v1");
-        var library = new ReloadableLibrary<ProbeExports>(_dir.LibraryPath, ProbeExports.Bind,
-            new ReloadableLibraryOptions { WatchForChanges = false, RetireTimeout = TimeSpan.FromSeconds(2), FaultInjection = fault }, logger);
-        using var scope = library.Enter();
-        scope.Exports.SetLog(_hookLog);
-        return library;
-    }
+    private ReloadableLibrary<ProbeExports> OpenProbe(Action<ReloadStep> fault, ILogger? logger = null) =>
+        _probe.Open("state_probe_v1", new ReloadableLibraryOptions { RetireTimeout = TimeSpan.FromSeconds(2), FaultInjection = fault }, logger);
 
     private static string Call(ReloadableLibrary<ProbeExports> library)
     {
@@ -67,11 +52,9 @@ public sealed class FaultInjectionTests
         return scope.Exports.SlowTouch(0) > 0;
     }
 
-    private string[] HookLines() => File.Exists(_hookLog) ? File.ReadAllLines(_hookLog) : [];
-
     private void AssertHooksBalanced()
     {
-        string[] lines = HookLines();
+        string[] lines = _probe.HookLines();
         // Generation 1's first nr_load ran before the test named the log file: one unlogged load.
         Assert.That(1 + lines.Count(l => l.StartsWith("load", StringComparison.Ordinal)),
             Is.EqualTo(lines.Count(l => l.StartsWith("unload", StringComparison.Ordinal))),
@@ -100,7 +83,7 @@ public sealed class FaultInjectionTests
             }
         });
         var recorder = new LibraryRecorder<ProbeExports>(library);
-        _dir.ReplaceByRename("state_probe_v2");
+        Files.ReplaceByRename("state_probe_v2");
 
         ReloadOutcome outcome = ReloadOutcome.Loaded;
         Assert.DoesNotThrow(() => outcome = library.Reload());
@@ -167,8 +150,8 @@ public sealed class FaultInjectionTests
     [Test]
     public void Throw_AtRetire_TheSwapStands_AndTheOldGenerationIsStillFreed()
     {
-        _dir.ReplaceByRename("greeter_v1");
-        using var library = new ReloadableLibrary<GreeterExports>(_dir.LibraryPath, GreeterExports.Bind,
+        Files.ReplaceByRename("greeter_v1");
+        using var library = new ReloadableLibrary<GreeterExports>(Files.LibraryPath, GreeterExports.Bind,
             new ReloadableLibraryOptions
             {
                 WatchForChanges = false,
@@ -181,7 +164,7 @@ public sealed class FaultInjectionTests
                 },
             });
         var recorder = new LibraryRecorder<GreeterExports>(library);
-        _dir.ReplaceByRename("greeter_v2");
+        Files.ReplaceByRename("greeter_v2");
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
         Assert.That(recorder.Failures, Is.Empty, "the new generation serves: nothing failed for the user");
         Assert.That(library.Current.Number, Is.EqualTo(2));
@@ -209,7 +192,7 @@ public sealed class FaultInjectionTests
                 Thread.Sleep(1000); // the reload is stuck here while the test disposes
             }
         });
-        _dir.ReplaceByRename("state_probe_v2");
+        Files.ReplaceByRename("state_probe_v2");
 
         Task<ReloadOutcome> reload = Task.Run(library.Reload);
         Assert.That(stalled.Wait(Bounded), Is.True, "the reload reached the step");
@@ -226,8 +209,8 @@ public sealed class FaultInjectionTests
     public void ThrowingHandlersAndLogger_EverywhereAtOnce_TheLibraryGoesOn()
     {
         var logger = new AlwaysThrowingLogger();
-        _dir.ReplaceByRename("state_probe_v1");
-        using var library = new ReloadableLibrary<ProbeExports>(_dir.LibraryPath, ProbeExports.Bind,
+        Files.ReplaceByRename("state_probe_v1");
+        using var library = new ReloadableLibrary<ProbeExports>(Files.LibraryPath, ProbeExports.Bind,
             new ReloadableLibraryOptions { WatchForChanges = false }, logger);
         int reloads = 0, failures = 0, retired = 0;
         library.Reloaded += (_, _) => { reloads++; throw new InvalidOperationException("handler"); };
@@ -237,11 +220,11 @@ public sealed class FaultInjectionTests
 
         for (int i = 0; i < 5; i++)
         {
-            _dir.ReplaceByRename(i % 2 == 0 ? "state_probe_v2" : "state_probe_v1");
+            Files.ReplaceByRename(i % 2 == 0 ? "state_probe_v2" : "state_probe_v1");
             Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
         }
 
-        _dir.ReplaceByRename("state_probe_huge");
+        Files.ReplaceByRename("state_probe_huge");
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Failed));
         Assert.Multiple(() =>
         {
