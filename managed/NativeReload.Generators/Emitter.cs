@@ -84,7 +84,8 @@ internal static class Emitter
 
         string parameters = string.Join(", ", m.Parameters.Select(p => p.Type + " " + p.Name));
         sb.Append("    ").Append(m.Modifiers.Length == 0 ? "" : m.Modifiers + " ").Append("partial ").Append(m.ReturnType).Append(' ')
-          .Append(m.Name).Append('(').Append(parameters).AppendLine(")");
+          .Append(m.Name).Append(m.TypeParameters).Append('(').Append(parameters).Append(')')
+          .AppendLine(m.Constraints.Length == 0 ? "" : " " + m.Constraints);
         sb.AppendLine("    {");
         if (m.Error is not null)
         {

@@ -73,6 +73,8 @@ internal sealed record MethodModel(
     bool Optional,
     string Convention,
     EquatableArray<ParameterModel> Parameters,
+    string TypeParameters,
+    string Constraints,
     string? Error);
 
 /// <summary>A [NativeExports] class and everything generated for it.</summary>

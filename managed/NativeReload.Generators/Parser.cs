@@ -168,7 +168,9 @@ internal static class Parser
 
         if (method.IsGenericMethod)
         {
+            // Its parameter types mean nothing until instantiated: one error, not one per parameter.
             diagnostics.Add(DiagnosticInfo.Create(Diagnostics.UnsupportedMethod, location, method.Name, "it is generic; a C export has one signature, so declare one method per signature"));
+            return Stub(method, exportName, convention, diagnostics[reported].Descriptor.Id);
         }
 
         if (method.IsStatic)
@@ -211,21 +213,58 @@ internal static class Parser
         }
 
         (ReturnKind returnKind, string nativeReturn) = ParseReturn(method, location, diagnostics);
-        string modifiers = Modifiers(method);
-        string? error = diagnostics.Count > reported ? diagnostics[reported].Descriptor.Id : null;
+        if (diagnostics.Count > reported)
+        {
+            return Stub(method, exportName, convention, diagnostics[reported].Descriptor.Id);
+        }
+
         return new MethodModel(
             method.Name,
-            modifiers,
+            Modifiers(method),
             method.ReturnType.ToDisplayString(TypeFormat),
             returnKind,
             nativeReturn,
             exportName,
             optional,
             convention,
-            error is null ? EquatableArray.From(parameters) : EquatableArray.From(method.Parameters.Select(p => new ParameterModel(
-                Identifier(p.Name), p.Type.ToDisplayString(TypeFormat), ParameterKind.Value, "", ""))),
-            error is null ? null : $"'{method.Name}' has an unsupported signature ({error}, see the build errors and docs/bindings.md)");
+            EquatableArray.From(parameters),
+            TypeParameters: "",
+            Constraints: "",
+            Error: null);
     }
+
+    /// <summary>
+    /// An export the generator cannot call still gets a body (that throws), declared exactly like the user's
+    /// declaration, so the build shows the NR diagnostic alone rather than compiler errors about a missing part.
+    /// </summary>
+    private static MethodModel Stub(IMethodSymbol method, string exportName, string convention, string id)
+    {
+        MethodDeclarationSyntax? syntax = method.DeclaringSyntaxReferences.Select(r => r.GetSyntax()).OfType<MethodDeclarationSyntax>().FirstOrDefault();
+        return new MethodModel(
+            method.Name,
+            Modifiers(method),
+            (method.ReturnsByRefReadonly ? "ref readonly " : method.ReturnsByRef ? "ref " : "") + method.ReturnType.ToDisplayString(TypeFormat),
+            ReturnKind.Value,
+            "",
+            exportName,
+            Optional: false,
+            convention,
+            EquatableArray.From(method.Parameters.Select(p => new ParameterModel(
+                Identifier(p.Name), RefPrefix(p) + p.Type.ToDisplayString(TypeFormat), ParameterKind.Value, "", ""))),
+            syntax?.TypeParameterList?.ToString() ?? "",
+            syntax is null ? "" : string.Join(" ", syntax.ConstraintClauses.Select(c => c.ToString())),
+            $"'{method.Name}' has an unsupported signature ({id}, see the build errors and docs/bindings.md)");
+    }
+
+    private static string RefPrefix(IParameterSymbol parameter) =>
+        (parameter.IsParams ? "params " : "") + parameter.RefKind switch
+        {
+            RefKind.Ref => "ref ",
+            RefKind.Out => "out ",
+            RefKind.In => "in ",
+            RefKind.RefReadOnlyParameter => "ref readonly ",
+            _ => "",
+        };
 
     private static ParameterModel? ParseParameter(IMethodSymbol method, IParameterSymbol parameter, Location? location, List<DiagnosticInfo> diagnostics)
     {
@@ -451,7 +490,7 @@ internal static class Parser
             {
                 return string.Join(" ", syntax.Modifiers
                     .Where(m => m.Kind() is SyntaxKind.PublicKeyword or SyntaxKind.PrivateKeyword or SyntaxKind.ProtectedKeyword
-                        or SyntaxKind.InternalKeyword or SyntaxKind.NewKeyword or SyntaxKind.UnsafeKeyword)
+                        or SyntaxKind.InternalKeyword or SyntaxKind.NewKeyword or SyntaxKind.UnsafeKeyword or SyntaxKind.StaticKeyword)
                     .Select(m => m.Text));
             }
         }
