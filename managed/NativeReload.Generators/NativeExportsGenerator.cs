@@ -18,8 +18,13 @@ public sealed class NativeExportsGenerator : IIncrementalGenerator
             static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.TypeDeclarationSyntax,
             static (context, cancellationToken) => Parser.Parse(context, cancellationToken));
 
-        context.RegisterSourceOutput(models, static (output, model) =>
+        // Whether the compilation allows unsafe code decides how calls are made (see Emitter.Emit); a bool, so it caches.
+        IncrementalValueProvider<bool> allowUnsafe = context.CompilationProvider.Select(
+            static (compilation, _) => compilation.Options is Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions { AllowUnsafe: true });
+
+        context.RegisterSourceOutput(models.Combine(allowUnsafe), static (output, pair) =>
         {
+            (ClassModel model, bool direct) = pair;
             foreach (DiagnosticInfo diagnostic in model.Diagnostics)
             {
                 output.ReportDiagnostic(diagnostic.ToDiagnostic());
@@ -27,7 +32,7 @@ public sealed class NativeExportsGenerator : IIncrementalGenerator
 
             if (model.Generate)
             {
-                output.AddSource(model.HintName, Emitter.Emit(model));
+                output.AddSource(model.HintName, Emitter.Emit(model, direct));
             }
         });
     }

@@ -18,14 +18,32 @@ public sealed class GeneratedCodeTests
         }
         """;
 
-    [Test]
-    public async Task TheReadmeGreeter_CompilesWithoutUnsafeCode()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task TheReadmeGreeter_Compiles_WithOrWithoutUnsafeCodeAllowed(bool allowUnsafe)
     {
-        await new GeneratorTest(GeneratorHarness.Usings + Greeter).RunAsync();
+        await new GeneratorTest(GeneratorHarness.Usings + Greeter, allowUnsafe).RunAsync();
     }
 
     [Test]
-    public void Greeter_GetsAnExportTable_BindAndLoad_AndCallsThroughNativeCall()
+    public void WithUnsafeCodeAllowed_TheTableIsTheHandWrittenPattern_FunctionPointersCalledDirectly()
+    {
+        var (diagnostics, generated, compiler) = GeneratorHarness.Run(Greeter, allowUnsafe: true);
+        Assert.Multiple(() =>
+        {
+            Assert.That(diagnostics, Is.Empty);
+            Assert.That(compiler, Is.Empty, string.Join("\n", compiler));
+            Assert.That(generated, Does.Contain("unsafe partial class Greeter"));
+            Assert.That(generated, Does.Contain("private readonly delegate* unmanaged[Cdecl]<int, int, int> __nr_fn1;"));
+            Assert.That(generated, Does.Contain("__nr_fn1 = (delegate* unmanaged[Cdecl]<int, int, int>)exports.Require(\"add\");"));
+            Assert.That(generated, Does.Contain("return __nr_fn1(a, b);"));
+            Assert.That(generated, Does.Contain("return global::NativeReload.Binding.NativeCall.DecodeUtf8(__nr_fn0());"));
+            Assert.That(generated, Does.Not.Contain("NativeCall.Cdecl"));
+        });
+    }
+
+    [Test]
+    public void WithoutUnsafeCode_Greeter_GetsAnExportTable_BindAndLoad_AndCallsThroughNativeCall()
     {
         var (diagnostics, generated, compiler) = GeneratorHarness.Run(Greeter);
         Assert.Multiple(() =>
@@ -38,13 +56,14 @@ public sealed class GeneratedCodeTests
             Assert.That(generated, Does.Contain("global::NativeReload.Reloading.ReloadableLibrary<Greeter> Load(string filePath"));
             Assert.That(generated, Does.Contain("NativeCall.DecodeUtf8(global::NativeReload.Binding.NativeCall.Cdecl<nint>(__nr_fn0))"));
             Assert.That(generated, Does.Contain("NativeCall.Cdecl<int, int, int>(__nr_fn1, a, b)"));
-            Assert.That(generated, Does.Contain("public bool IsGetVersionAvailable => __nr_fn2 != 0;"));
+            Assert.That(generated, Does.Contain("public bool IsGetVersionAvailable => (nint)__nr_fn2 != 0;"));
             Assert.That(generated, Does.Not.Contain("unsafe").And.Not.Contain("delegate*"));
         });
     }
 
-    [Test]
-    public async Task EveryShape_CompilesWithoutUnsafeCode()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task EveryShape_Compiles_WithOrWithoutUnsafeCodeAllowed(bool allowUnsafe)
     {
         const string source = """
             namespace App;
@@ -96,7 +115,7 @@ public sealed class GeneratedCodeTests
                 public int Helper() => I32(1) + PrivateExport(2);
             }
             """;
-        await new GeneratorTest(GeneratorHarness.Usings + source).RunAsync();
+        await new GeneratorTest(GeneratorHarness.Usings + source, allowUnsafe).RunAsync();
     }
 
     [Test]

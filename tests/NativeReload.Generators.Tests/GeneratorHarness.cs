@@ -7,14 +7,17 @@ using Microsoft.CodeAnalysis.Testing;
 namespace NativeReload.Generators.Tests;
 
 /// <summary>
-/// Runs the generator the way a user's build does: C# latest, nullable on, and <b>no unsafe code allowed</b>
-/// (the testing library allows it by default; a user's project does not), against the running runtime's assemblies
-/// and NativeReload.dll, so nothing is downloaded.
+/// Runs the generator the way a user's build does: C# latest, nullable on, unsafe code allowed or not (by default
+/// <b>not</b>: the testing library allows it, a project that turned it off does not), against the running runtime's
+/// assemblies and NativeReload.dll, so nothing is downloaded.
 /// </summary>
 internal sealed class GeneratorTest : CSharpSourceGeneratorTest<NativeExportsGenerator, DefaultVerifier>
 {
-    public GeneratorTest(string source)
+    private readonly bool _allowUnsafe;
+
+    public GeneratorTest(string source, bool allowUnsafe = false)
     {
+        _allowUnsafe = allowUnsafe;
         TestCode = source;
         ReferenceAssemblies = new ReferenceAssemblies("net10.0");
         TestState.AdditionalReferences.AddRange(GeneratorHarness.References);
@@ -23,7 +26,7 @@ internal sealed class GeneratorTest : CSharpSourceGeneratorTest<NativeExportsGen
 
     protected override CompilationOptions CreateCompilationOptions() =>
         ((CSharpCompilationOptions)base.CreateCompilationOptions())
-            .WithAllowUnsafe(false)
+            .WithAllowUnsafe(_allowUnsafe)
             .WithNullableContextOptions(NullableContextOptions.Enable);
 
     protected override ParseOptions CreateParseOptions() =>
@@ -50,17 +53,17 @@ internal static class GeneratorHarness
 
         """;
 
-    public static CSharpCompilation Compile(string source) =>
+    public static CSharpCompilation Compile(string source, bool allowUnsafe = false) =>
         CSharpCompilation.Create(
             "UserProject",
             [CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path: "User.cs")],
             References,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: false, nullableContextOptions: NullableContextOptions.Enable));
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: allowUnsafe, nullableContextOptions: NullableContextOptions.Enable));
 
     /// <summary>Runs the generator on <paramref name="source"/>: its diagnostics, its sources, and the compiler's diagnostics afterwards.</summary>
-    public static (ImmutableArray<Diagnostic> Generator, string Generated, ImmutableArray<Diagnostic> Compiler) Run(string source)
+    public static (ImmutableArray<Diagnostic> Generator, string Generated, ImmutableArray<Diagnostic> Compiler) Run(string source, bool allowUnsafe = false)
     {
-        CSharpCompilation compilation = Compile(Usings + source);
+        CSharpCompilation compilation = Compile(Usings + source, allowUnsafe);
         GeneratorDriver driver = CSharpGeneratorDriver.Create(new NativeExportsGenerator());
         driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
         string generated = string.Join("\n", driver.GetRunResult().GeneratedTrees.Select(t => t.ToString()));
