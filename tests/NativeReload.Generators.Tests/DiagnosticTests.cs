@@ -32,6 +32,7 @@ public sealed class DiagnosticTests
         [NativeExports] public sealed partial class {|NR1001:Gen|}<T> { }
         [NativeExports] public static partial class {|NR1001:Stat|} { }
         [NativeExports] public abstract partial class {|NR1001:Abs|} { }
+        [NativeExports] public sealed partial record {|NR1001:Rec|};
         """);
 
     [Test]
