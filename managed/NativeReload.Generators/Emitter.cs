@@ -382,7 +382,7 @@ internal static class Emitter
         }
 
         sb.AppendLine();
-        string invoke = Invoke(m, types, args, nativeResult: true);
+        string invoke = Invoke(m, types, args);
         sb.Append("        public ").Append(result).Append(" Invoke(").Append(pointerParams).AppendLine(")");
         sb.AppendLine("        {");
         if (m.ReturnKind == ReturnKind.Void)
@@ -399,9 +399,8 @@ internal static class Emitter
         sb.AppendLine("    }");
     }
 
-    private static string Invoke(MethodModel m, List<string> types, List<string> args, bool nativeResult = false)
+    private static string Invoke(MethodModel m, List<string> types, List<string> args)
     {
-        _ = nativeResult;
         var typeArgs = new List<string>(types);
         string name = m.Convention;
         if (m.ReturnKind == ReturnKind.Void)
