@@ -13,7 +13,7 @@ namespace NativeReload.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full|--isolated|--edit-to-live] [--out FILE] | --isolated";
+    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full|--isolated|--edit-to-live|--generated|--generated-bdn] [--out FILE] | --isolated";
 
     private static int Main(string[] args)
     {
@@ -29,6 +29,8 @@ internal static class Program
                 case "--full": full = true; break;
                 case "--isolated": isolatedOnly = true; break;
                 case "--edit-to-live": editOnly = true; break;
+                case "--generated": return RunGenerated(full ? 1000 : 300);
+                case "--generated-bdn": return BenchmarkRunner.Run<GeneratedCallBenchmarks>(Config(full)).Reports.All(r => r.Success) ? 0 : 1;
                 case "--out" when i + 1 < args.Length: output = args[++i]; break;
                 case "-h" or "--help":
                     Console.WriteLine(Usage);
@@ -147,6 +149,16 @@ internal static class Program
         Console.WriteLine();
         Console.WriteLine(report.RenderTargets());
         Log($"wrote {output} in {total.Elapsed.TotalSeconds:F0} s");
+        return 0;
+    }
+
+    /// <summary>Only issue 13's comparison, generated binding against the hand-written table, printed as markdown.</summary>
+    private static int RunGenerated(int rounds)
+    {
+        Environment.SetEnvironmentVariable(Repo.RootVariable, Repo.Root);
+        IReadOnlyList<GeneratedCallCost.Row> rows = GeneratedCallCost.Run(rounds, line => Console.WriteLine($"[bench] {line}"));
+        Console.WriteLine();
+        Console.WriteLine(GeneratedCallCost.Render(rows, rounds));
         return 0;
     }
 
