@@ -193,6 +193,10 @@ function Invoke-Tests {
         --logger 'trx;LogFileName=managed.trx' --logger 'console;verbosity=normal' `
         --results-directory $results
     if ($LASTEXITCODE -ne 0) { $status = 1 }
+    & dotnet test (Join-Path $root 'tests/NativeReload.Generators.Tests') -c $Config --no-build --nologo `
+        --logger 'trx;LogFileName=generators.trx' --logger 'console;verbosity=normal' `
+        --results-directory $results
+    if ($LASTEXITCODE -ne 0) { $status = 1 }
     if (-not (Test-Path -LiteralPath (Join-Path $results 'ctest.xml')) -and
         -not (Test-Path -LiteralPath (Join-Path $results 'managed.trx'))) {
         Write-Failure 'no test results were written'

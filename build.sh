@@ -135,6 +135,9 @@ run_tests() {
   dotnet test "$root/tests/NativeReload.Tests" -c "$config" --no-build --nologo \
     --logger "trx;LogFileName=managed.trx" --logger "console;verbosity=normal" \
     --results-directory "$results" || status=1
+  dotnet test "$root/tests/NativeReload.Generators.Tests" -c "$config" --no-build --nologo \
+    --logger "trx;LogFileName=generators.trx" --logger "console;verbosity=normal" \
+    --results-directory "$results" || status=1
   if [[ ! -f "$results/ctest.xml" && ! -f "$results/managed.trx" ]]; then
     echo "build.sh: no test results were written" >&2
     status=1

@@ -1,11 +1,9 @@
 // A game-loop host: the library is reloaded in the background, and the new build takes over at the top of a frame.
 // Usage: GameLoopHost <library> [frames]   (e.g. build/lib/libgreeter.so 10)
-using NativeReload.Calling;
-using NativeReload.Loading;
+using NativeReload.Binding;
 using NativeReload.Reloading;
 
-using var game = new ReloadableLibrary<Game>(args[0], exports => new Game(exports),
-    new ReloadableLibraryOptions { ApplyMode = ApplyMode.AtSafePoint });
+using var game = Game.Load(args[0], new ReloadableLibraryOptions { ApplyMode = ApplyMode.AtSafePoint });
 game.ReloadFailed += (_, e) => Console.Error.WriteLine($"reload failed: {e.FilePath}: {e.Detail}");
 
 int frames = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : int.MaxValue;
@@ -17,13 +15,15 @@ for (int frame = 0; frame < frames; frame++)
     Thread.Sleep(16);
 }
 
-/// <summary>The exports this host uses, resolved once per generation.</summary>
-internal sealed unsafe class Game(ExportResolver exports)
+/// <summary>The exports this host uses: declared once; the package's generator writes the table and the calls.</summary>
+[NativeExports]
+internal sealed partial class Game
 {
-    private readonly delegate* unmanaged[Cdecl]<byte*> _getMessage = (delegate* unmanaged[Cdecl]<byte*>)exports.Require("get_message");
-    private readonly delegate* unmanaged[Cdecl]<int, int, int> _add = (delegate* unmanaged[Cdecl]<int, int, int>)exports.Require("add");
+    /// <summary><c>const char* get_message(void)</c>, copied out while the generation is alive.</summary>
+    [Export("get_message")]
+    public partial string Message();
 
-    public string Message() => NativeUtf8.Decode(_getMessage());
-
-    public int Add(int a, int b) => _add(a, b);
+    /// <summary><c>int add(int, int)</c>.</summary>
+    [Export("add")]
+    public partial int Add(int a, int b);
 }

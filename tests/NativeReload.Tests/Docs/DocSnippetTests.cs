@@ -67,11 +67,28 @@ public sealed partial class DocSnippetTests
             [code, usings],
             References(),
             new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: snippet.Unsafe));
-        string[] errors = compilation.GetDiagnostics()
+
+        // The package's source generator runs in the user's build: run it here too ([NativeExports] blocks need it).
+        GeneratorDriver driver = CSharpGeneratorDriver.Create(PackageGenerator()).WithUpdatedParseOptions(parse);
+        driver.RunGeneratorsAndUpdateCompilation(compilation, out Compilation generated, out _);
+        string[] errors = generated.GetDiagnostics()
             .Where(d => d.Severity == DiagnosticSeverity.Error)
             .Select(d => d.ToString())
             .ToArray();
         Assert.That(errors, Is.Empty, $"{snippet} does not compile as pasted into a console app:\n{snippet.Code}");
+    }
+
+    /// <summary>
+    /// The [NativeExports] generator the package ships (analyzers/dotnet/cs), from the build output of the same
+    /// configuration as this test assembly.
+    /// </summary>
+    private static ISourceGenerator PackageGenerator()
+    {
+        string configuration = new DirectoryInfo(Path.GetDirectoryName(typeof(DocSnippetTests).Assembly.Location)!).Name;
+        string path = Path.Combine(TestPaths.RepoRoot, "artifacts", "dotnet", "bin", "NativeReload.Generators", configuration, "NativeReload.Generators.dll");
+        Assert.That(File.Exists(path), Is.True, $"the generator {path} was not built (dotnet build NativeReload.sln)");
+        Type type = System.Reflection.Assembly.LoadFrom(path).GetType("NativeReload.Generators.NativeExportsGenerator", throwOnError: true)!;
+        return ((IIncrementalGenerator)Activator.CreateInstance(type)!).AsSourceGenerator();
     }
 
     private static IEnumerable<MetadataReference> References()
