@@ -215,7 +215,12 @@ switch -CaseSensitive ($Verb) {
         exit 0
     }
     'run' {
-        Assert-Tools; Build-Native; Build-Managed
+        # Only what it runs: the C sample and the host (analyzers are for `test` and CI).
+        Assert-Tools
+        Invoke-Native 'cmake' @('-S', $root, '-B', $buildDir, "-DCMAKE_BUILD_TYPE=$Config") -Quiet
+        Invoke-Native 'cmake' @('--build', $buildDir, '--config', $Config, '--target', 'greeter', '--parallel') -Quiet
+        Invoke-Native 'dotnet' @('publish', (Join-Path $root 'managed/NativeReload.Cli'), '-c', $Config, '--nologo', '-v', 'quiet',
+            '-o', (Join-Path $root 'artifacts/nativereload'), '-p:RunAnalyzers=false', '-p:EnforceCodeStyleInBuild=false') -Quiet
         # The full loop: edit native/greeter/greeter.c, save, and the host rebuilds it and shows the new message.
         & $hostExe watch (Get-SampleLibrary) `
             --build "cmake --build `"$buildDir`" --config $Config --target greeter" `

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using NativeReload.Tests.Support;
 
@@ -14,24 +12,15 @@ namespace NativeReload.Tests.EndToEnd;
 [NonParallelizable]
 public sealed partial class NewUserTests
 {
-    private static readonly TimeSpan Step = TimeSpan.FromMinutes(4);
-    private string _work = null!;
+    private PackageWorkspace _workspace = null!;
+
+    private string Work => _workspace.Path;
 
     [SetUp]
-    public void SetUp() => _work = Directory.CreateTempSubdirectory("nativereload-newuser-").FullName;
+    public void SetUp() => _workspace = new PackageWorkspace();
 
     [TearDown]
-    public void TearDown()
-    {
-        try
-        {
-            Directory.Delete(_work, recursive: true);
-        }
-        catch (IOException)
-        {
-            // best effort
-        }
-    }
+    public void TearDown() => _workspace.Dispose();
 
     [Test]
     public void ReadmeSnippet_InAFreshConsoleApp_UsingThePackage_HotReloadsARebuiltLibrary()
@@ -42,22 +31,10 @@ public sealed partial class NewUserTests
         }
 
         (string code, bool needsUnsafe) = ReadmeLibraryBlock();
-        string version = $"0.0.0-newuser.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
-        string packages = Path.Combine(_work, "packages");
-        string app = Path.Combine(_work, "app");
-
-        Run("dotnet", ["pack", Path.Combine(TestPaths.RepoRoot, "managed", "NativeReload"), "-c", "Release", "--no-build", "--nologo",
-            "-o", packages, $"-p:PackageVersion={version}"], TestPaths.RepoRoot);
-        Run("dotnet", ["new", "console", "-o", app, "--framework", "net10.0"], _work);
-        File.WriteAllText(Path.Combine(_work, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <add key="local" value="{packages}" />
-              </packageSources>
-            </configuration>
-            """);
-        Run("dotnet", ["add", app, "package", "NativeReload", "--version", version], _work);
+        string app = Path.Combine(Work, "app");
+        _workspace.PackLibrary();
+        Run("dotnet", ["new", "console", "-o", app, "--framework", "net10.0"], Work);
+        Run("dotnet", ["add", app, "package", "NativeReload", "--version", _workspace.Version], Work);
         if (needsUnsafe)
         {
             // The README says so next to the block: the hand-written table needs it.
@@ -66,39 +43,16 @@ public sealed partial class NewUserTests
         }
 
         File.WriteAllText(Path.Combine(app, "Program.cs"), code);
-        Run("dotnet", ["build", app, "-c", "Release", "--nologo", "-v", "q"], _work);
+        Run("dotnet", ["build", app, "-c", "Release", "--nologo", "-v", "q"], Work);
 
         string library = Path.Combine(app, LibraryPathIn(code));
         CompileGreeter(library, "first build");
 
-        var output = new ConcurrentQueue<string>();
-        using var host = new Process
-        {
-            StartInfo = new ProcessStartInfo("dotnet", [Path.Combine(app, "bin", "Release", "net10.0", "app.dll")])
-            {
-                WorkingDirectory = app,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            },
-        };
-        host.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        host.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue("stderr: " + e.Data); } };
-        host.Start();
-        host.BeginOutputReadLine();
-        host.BeginErrorReadLine();
-        try
-        {
-            Eventually.That(() => output.Contains("first build"), "the app prints the first build's message", TimeSpan.FromSeconds(60));
-            CompileGreeter(library, "second build");
-            Eventually.That(() => output.Contains("second build"), "the app prints the rebuilt library's message", TimeSpan.FromSeconds(30));
-            Assert.That(output.Where(l => l.StartsWith("stderr:", StringComparison.Ordinal)), Is.Empty, "nothing on stderr");
-        }
-        finally
-        {
-            host.Kill(entireProcessTree: true);
-            host.WaitForExit(10_000);
-        }
+        using var host = PackageWorkspace.Start(Path.Combine(app, "bin", "Release", "net10.0", "app.dll"), app);
+        Eventually.That(() => host.Output.Contains("first build"), "the app prints the first build's message", TimeSpan.FromSeconds(60));
+        CompileGreeter(library, "second build");
+        Eventually.That(() => host.Output.Contains("second build"), "the app prints the rebuilt library's message", TimeSpan.FromSeconds(30));
+        Assert.That(host.Output.Where(l => l.StartsWith("stderr:", StringComparison.Ordinal)), Is.Empty, "nothing on stderr");
     }
 
     /// <summary>The first C# block under "## Using the library" in README.md, and whether it is marked as needing unsafe code.</summary>
@@ -124,35 +78,14 @@ public sealed partial class NewUserTests
     private void CompileGreeter(string library, string message)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(library)!);
-        string source = Path.Combine(_work, "greet.c");
+        string source = Path.Combine(Work, "greet.c");
         File.WriteAllText(source, $"__attribute__((visibility(\"default\"))) const char* get_message(void) {{ return \"{message}\"; }}\n");
         string temporary = library + ".tmp";
-        Run("gcc", ["-shared", "-fPIC", "-o", temporary, source], _work);
+        Run("gcc", ["-shared", "-fPIC", "-o", temporary, source], Work);
         File.Move(temporary, library, overwrite: true);
     }
 
-    private static void Run(string command, string[] arguments, string directory)
-    {
-        var start = new ProcessStartInfo(command, arguments)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(Step))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{command} {string.Join(' ', arguments)} did not finish within {Step.TotalMinutes} min");
-        }
-
-        Assert.That(process.ExitCode, Is.Zero, $"{command} {string.Join(' ', arguments)}:\n{stdout.Result}\n{stderr.Result}");
-    }
+    private static void Run(string command, string[] arguments, string directory) => PackageWorkspace.Run(command, arguments, directory);
 
     [GeneratedRegex(@"(?<directive><!--[^\n]*-->\s*\n)?```csharp\n(?<code>.*?)```", RegexOptions.Singleline)]
     private static partial Regex CSharpBlock();
