@@ -50,7 +50,7 @@ public sealed class RebuildScheduler : IDisposable
         _workingDirectory = workingDirectory ?? Directory.GetCurrentDirectory();
         _filter = filter;
         _debounce = debounce;
-        _logger = logger ?? NullLogger.Instance;
+        _logger = SafeLogger.Wrap(logger); // a throwing host logger must not break a reload, a build or a worker restart
         _watcher = new FileSystemWatcher(sourceDirectory)
         {
             IncludeSubdirectories = true,

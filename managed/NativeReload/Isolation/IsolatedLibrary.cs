@@ -70,7 +70,7 @@ public sealed class IsolatedLibrary : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(filePath);
         FilePath = Path.GetFullPath(filePath);
         _options = options ?? new IsolatedLibraryOptions();
-        _logger = logger ?? NullLogger.Instance;
+        _logger = SafeLogger.Wrap(logger); // a throwing host logger must not break a reload, a build or a worker restart
         _command = _options.Worker ?? IsolatedWorkerCommand.Default();
         _shadows = ShadowCopyDirectory.Create(_options.ShadowRoot, _logger);
         try
