@@ -3,15 +3,16 @@ using Microsoft.Extensions.Logging;
 namespace NativeReload.Watching;
 
 /// <summary>
-/// Notices every change to one library path: a <see cref="FileSystemWatcher"/> on its directory (linkers replace
-/// the file, so watching the file itself would go deaf) and, because watchers do go deaf (the directory is deleted
+/// Notices every change to one library path: a watch on its directory (linkers replace the file, so watching the file
+/// itself would go deaf), through the process's shared <see cref="InotifyHub"/> on Linux (which also says when a writer
+/// closed the file) and a <see cref="FileSystemWatcher"/> elsewhere; and, because watchers do go deaf (the directory is deleted
 /// and re-created by <c>cargo clean</c>, network shares, overflowing event queues), a polling fallback that compares
 /// <see cref="FileStamp"/>s and re-creates the watchers when it sees a change they missed.
 /// </summary>
 /// <remarks>
 /// It only reports; deciding whether the file is complete is the reload pipeline's job. Tools differ: GNU ld
 /// gives Deleted, Created (empty), then a burst of Changed; lld and mold give one Renamed; <c>cp</c> gives Changed.
-/// All of them count. When the path is a symbolic link, the directory of its target is watched too.
+/// With inotify the in-place writers end with Closed (and often Attributes, their <c>chmod</c>). All of them count. When the path is a symbolic link, the directory of its target is watched too.
 /// </remarks>
 internal sealed class LibraryFileWatcher : IDisposable
 {
@@ -20,7 +21,7 @@ internal sealed class LibraryFileWatcher : IDisposable
     private readonly ILogger _logger;
     private readonly Timer _pollTimer;
     private readonly Lock _gate = new();
-    private readonly List<FileSystemWatcher> _watchers = [];
+    private readonly List<IDisposable> _watchers = [];
     private FileStamp _lastStamp;
     private long _eventsSinceLastPoll;
     private long _deletesSinceLastPoll;
@@ -153,6 +154,20 @@ internal sealed class LibraryFileWatcher : IDisposable
             return; // polling keeps watching until the directory exists again
         }
 
+        if (InotifyHub.Shared is { } hub)
+        {
+            try
+            {
+                _watchers.Add(hub.Watch(directory, Path.GetFileName(file), Raise));
+                return;
+            }
+            catch (IOException e)
+            {
+                Log.CannotWatch(_logger, directory, e.Message);
+                return;
+            }
+        }
+
         try
         {
             var watcher = new FileSystemWatcher(directory, Path.GetFileName(file))
@@ -164,11 +179,7 @@ internal sealed class LibraryFileWatcher : IDisposable
             };
             watcher.Created += (_, _) => Raise(FileChangeKind.Created);
             watcher.Changed += (_, _) => Raise(FileChangeKind.Changed);
-            watcher.Deleted += (_, _) =>
-            {
-                Interlocked.Increment(ref _deletesSinceLastPoll);
-                Raise(FileChangeKind.Deleted);
-            };
+            watcher.Deleted += (_, _) => Raise(FileChangeKind.Deleted);
             watcher.Renamed += (_, _) => Raise(FileChangeKind.Renamed);
             watcher.Error += (_, e) =>
             {
@@ -186,13 +197,18 @@ internal sealed class LibraryFileWatcher : IDisposable
 
     private void Raise(FileChangeKind kind)
     {
+        if (kind == FileChangeKind.Deleted)
+        {
+            Interlocked.Increment(ref _deletesSinceLastPoll);
+        }
+
         Interlocked.Increment(ref _eventsSinceLastPoll);
         _onChange(kind);
     }
 
     private void DisposeWatchers()
     {
-        foreach (FileSystemWatcher watcher in _watchers)
+        foreach (IDisposable watcher in _watchers)
         {
             watcher.Dispose();
         }

@@ -5,8 +5,9 @@ namespace NativeReload.Watching;
 
 /// <summary>
 /// Turns change notifications for one library file into calls of an attempt callback, on one background thread,
-/// once the file has been quiet for as long as the last kind of change needs: a rename is atomic (short debounce),
-/// a write in place has no "finished" event (a quiet period). When the attempt reports that the file has not settled
+/// once the file has been quiet for as long as the last kind of change needs: a file its writer closed is read at once,
+/// a rename is atomic (short debounce), a write in place that is still open (or on a platform with no close event) waits
+/// for a quiet period. When the attempt reports that the file has not settled
 /// yet (missing, empty, half-written), it is tried again after another quiet period. Shared by the in-process
 /// <see cref="Reloading.ReloadableLibrary{TExports}"/> and the isolated <see cref="Isolation.IsolatedLibrary"/>.
 /// </summary>
@@ -71,8 +72,14 @@ internal sealed class SettledChangeLoop : IDisposable
 
     private void OnFileChanged(FileChangeKind kind)
     {
-        Volatile.Write(ref _lastChangeKind, (int)kind);
-        Volatile.Write(ref _lastChangeTimestamp, Stopwatch.GetTimestamp());
+        // A metadata change (the chmod after a linker's close) is looked at, but must neither turn a closed file back
+        // into one that waits for quiet nor restart the quiet period of a write in progress.
+        if (kind != FileChangeKind.Attributes)
+        {
+            Volatile.Write(ref _lastChangeKind, (int)kind);
+            Volatile.Write(ref _lastChangeTimestamp, Stopwatch.GetTimestamp());
+        }
+
         if (_signal.CurrentCount == 0 && Volatile.Read(ref _disposed) == 0)
         {
             try
@@ -141,13 +148,24 @@ internal sealed class SettledChangeLoop : IDisposable
         }
     }
 
+    /// <summary>
+    /// How long the file must stay quiet after a change of <paramref name="kind"/> before it is read: none after a writer
+    /// closed it (the writer said it is finished), the short debounce after a rename (atomic), else the quiet period
+    /// (a write in place that has not been closed, or a platform that does not report closes).
+    /// </summary>
+    private TimeSpan RequiredQuiet(FileChangeKind kind) => kind switch
+    {
+        FileChangeKind.Closed => TimeSpan.Zero,
+        FileChangeKind.Renamed => _renameDebounce,
+        _ => _quietPeriod,
+    };
+
     /// <summary>Sleeps until no change has been seen for the quiet time that the last kind of change needs.</summary>
     private void WaitForQuiet(CancellationToken token)
     {
         while (true)
         {
-            var kind = (FileChangeKind)Volatile.Read(ref _lastChangeKind);
-            TimeSpan required = kind == FileChangeKind.Renamed ? _renameDebounce : _quietPeriod;
+            TimeSpan required = RequiredQuiet((FileChangeKind)Volatile.Read(ref _lastChangeKind));
             TimeSpan since = SinceLastChange;
             if (since >= required || token.WaitHandle.WaitOne(required - since))
             {
