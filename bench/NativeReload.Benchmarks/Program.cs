@@ -13,13 +13,14 @@ namespace NativeReload.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full|--isolated|--edit-to-live] [--out FILE] | --isolated";
+    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full|--isolated|--edit-to-live|--linkers] [--out FILE] | --isolated";
 
     private static int Main(string[] args)
     {
         bool full = false;
         bool isolatedOnly = false;
         bool editOnly = false;
+        bool linkersOnly = false;
         string? output = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -29,6 +30,7 @@ internal static class Program
                 case "--full": full = true; break;
                 case "--isolated": isolatedOnly = true; break;
                 case "--edit-to-live": editOnly = true; break;
+                case "--linkers": linkersOnly = true; break;
                 case "--out" when i + 1 < args.Length: output = args[++i]; break;
                 case "-h" or "--help":
                     Console.WriteLine(Usage);
@@ -51,6 +53,15 @@ internal static class Program
         {
             Console.Error.WriteLine($"bench: {e.Message}");
             return 3;
+        }
+
+        if (linkersOnly)
+        {
+            // Only issue 14's per-tool reload latency, printed as the markdown section docs/benchmarks.md gets in a full run.
+            IReadOnlyList<LinkerLatency.Row> rows = LinkerLatency.Measure(100, line => Console.WriteLine($"[bench] {line}"));
+            Console.WriteLine();
+            Console.WriteLine(LinkerLatency.Render(rows, 100));
+            return 0;
         }
 
         if (editOnly)

@@ -160,17 +160,21 @@ internal sealed class SettledChangeLoop : IDisposable
         _ => _quietPeriod,
     };
 
-    /// <summary>Sleeps until no change has been seen for the quiet time that the last kind of change needs.</summary>
+    /// <summary>Sleeps until no change has been seen for the quiet time that the last kind of change needs (throws when stopped).</summary>
     private void WaitForQuiet(CancellationToken token)
     {
         while (true)
         {
             TimeSpan required = RequiredQuiet((FileChangeKind)Volatile.Read(ref _lastChangeKind));
             TimeSpan since = SinceLastChange;
-            if (since >= required || token.WaitHandle.WaitOne(required - since))
+            if (since >= required)
             {
                 return;
             }
+
+            // Woken by the next change, not only by the clock: a close after a delete (GNU ld) must not sit out the
+            // delete's quiet period. The change that woke it is covered by the attempt that follows.
+            _signal.Wait(required - since, token);
         }
     }
 }

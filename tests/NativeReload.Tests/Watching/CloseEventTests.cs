@@ -87,6 +87,29 @@ public sealed class CloseEventTests
     }
 
     [Test]
+    public void CloseAfterADelete_IsReadAtOnce_NotAfterTheDeletesQuietPeriod()
+    {
+        using var dir = new LibraryDirectory("late-close");
+        dir.ReplaceByRename("greeter_v1");
+        using var library = new ReloadableLibrary<GreeterExports>(dir.LibraryPath, GreeterExports.Bind, Options());
+        var reloadedAt = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        library.Reloaded += (_, _) => reloadedAt.TrySetResult(Stopwatch.GetTimestamp());
+
+        // GNU ld unlinks the output, links for a while (the host is then waiting for the delete's quiet period), then
+        // creates, writes and closes the new file: the close must end that wait.
+        byte[] v2 = File.ReadAllBytes(TestPaths.Fixture("greeter_v2"));
+        File.Delete(dir.LibraryPath);
+        Thread.Sleep(150);
+        File.WriteAllBytes(dir.LibraryPath, v2);
+        long closed = Stopwatch.GetTimestamp();
+
+        Assert.That(reloadedAt.Task.Wait(TimeSpan.FromSeconds(10)), Is.True, "the new file was loaded");
+        TimeSpan latency = Stopwatch.GetElapsedTime(closed, reloadedAt.Task.Result);
+        TestContext.Out.WriteLine($"closed -> reloaded: {latency.TotalMilliseconds:F1} ms");
+        Assert.That(latency, Is.LessThan(LongQuiet / 2), "the close ends the wait that the delete started");
+    }
+
+    [Test]
     public void WriterThatClosesHalfWayAndReopens_IsNeverLoadedHalfWritten()
     {
         using var dir = new LibraryDirectory("reopen");
