@@ -7,7 +7,7 @@ namespace NativeReload.Loading;
 
 /// <summary>
 /// Turns a validated <see cref="CandidateFile"/> into a <see cref="LibraryGeneration{TExports}"/>: shadow copy,
-/// OS load, export binding. On any failure everything it created is undone and a
+/// OS load, export binding (refused near the process's mapping limit: <see cref="MappingBudget"/>). On any failure everything it created is undone and a
 /// <see cref="LibraryLoadException"/> says why; the caller's current generation is never touched.
 /// </summary>
 internal static class GenerationLoader
@@ -21,6 +21,7 @@ internal static class GenerationLoader
         where TExports : class
     {
         string filePath = candidate.FilePath;
+        MappingBudget.Current.EnsureRoomFor(filePath); // near vm.max_map_count one more dlopen could end the process
         string copy;
         try
         {
