@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using NativeReload.Reloading;
 
 namespace NativeReload.Loading;
@@ -9,8 +10,11 @@ namespace NativeReload.Loading;
 /// limit the next <c>mmap</c> fails anywhere in the process (the runtime, the GC, malloc) and the process dies. Refusing
 /// a reload a little before that keeps the last good generation serving instead.
 /// </summary>
-/// <remarks>Checked once per load, from <see cref="GenerationLoader"/>: one pass over <c>/proc/self/maps</c> counting
-/// lines. Where the OS does not say (not Linux, /proc unreadable) nothing is refused.</remarks>
+/// <remarks>Checked on every load, from <see cref="GenerationLoader"/>. Counting means one pass over
+/// <c>/proc/self/maps</c>, which the kernel generates on each read: about 6 ms with a thousand libraries loaded, so it is
+/// counted again only when the last count is older than a second or when that count plus <see cref="Headroom"/> per
+/// load since could reach the threshold (then every load counts). Where the OS does not say (not Linux, /proc
+/// unreadable) nothing is refused.</remarks>
 internal sealed class MappingBudget
 {
     /// <summary>Mappings one more generation may need (its segments, relocations, the loader's own), with room to spare.</summary>
@@ -24,13 +28,21 @@ internal sealed class MappingBudget
 
     private readonly Func<long?> _limit;
     private readonly Func<long?> _count;
+    private readonly TimeSpan _recountAfter;
+    private readonly Lock _gate = new();
+    private long _countedAt;   // Stopwatch timestamp of the last count (0: never)
+    private long _lastCount;
+    private long _lastLimit;
+    private long _loadsSince;  // loads let through since that count
 
     /// <param name="limit">Reads the limit (null: unknown).</param>
     /// <param name="count">Counts the process's mappings now (null: unknown).</param>
-    internal MappingBudget(Func<long?> limit, Func<long?> count)
+    /// <param name="recountAfter">Age after which a count is taken again even far from the limit; default 1 s.</param>
+    internal MappingBudget(Func<long?> limit, Func<long?> count, TimeSpan? recountAfter = null)
     {
         _limit = limit;
         _count = count;
+        _recountAfter = recountAfter ?? TimeSpan.FromSeconds(1);
     }
 
     /// <summary>The budget in force on this thread: the process's, or the one a test put in place.</summary>
@@ -51,12 +63,28 @@ internal sealed class MappingBudget
     /// <exception cref="LibraryLoadException">The process is near <c>vm.max_map_count</c>; the message says what to do.</exception>
     public void EnsureRoomFor(string filePath)
     {
-        if (_limit() is not { } limit || _count() is not { } count)
+        long limit;
+        long count;
+        lock (_gate)
         {
-            return;
+            if (_countedAt != 0 && Stopwatch.GetElapsedTime(_countedAt) < _recountAfter
+                && _lastCount + ((_loadsSince + 1) * Headroom) <= Allowed(_lastLimit))
+            {
+                _loadsSince++; // far from the limit even if every load since the count added a generation's worth
+                return;
+            }
+
+            if (_limit() is not { } knownLimit || _count() is not { } knownCount)
+            {
+                _countedAt = 0;
+                return;
+            }
+
+            (limit, count) = (knownLimit, knownCount);
+            (_lastLimit, _lastCount, _countedAt, _loadsSince) = (limit, count, Stopwatch.GetTimestamp(), 1);
         }
 
-        long allowed = (long)(limit * UsableShare);
+        long allowed = Allowed(limit);
         if (count + Headroom > allowed)
         {
             throw new LibraryLoadException(filePath, ReloadFailureReason.HostError,
@@ -66,6 +94,8 @@ internal sealed class MappingBudget
                 "reload: restart the host, or raise vm.max_map_count)");
         }
     }
+
+    private static long Allowed(long limit) => (long)(limit * UsableShare);
 
     private sealed class Restore(MappingBudget? previous) : IDisposable
     {

@@ -102,6 +102,41 @@ public sealed class MappingBudgetTests
         });
     }
 
+    [Test]
+    public void FarFromTheLimit_CountsAtMostOncePerInterval_NearItCountsEveryLoad()
+    {
+        int counts = 0;
+        long mappings = 100;
+        var budget = new MappingBudget(() => Limit, () =>
+        {
+            counts++;
+            return mappings;
+        }, recountAfter: TimeSpan.FromHours(1));
+
+        for (int i = 0; i < 5; i++)
+        {
+            budget.EnsureRoomFor("x.so"); // 100 + 64 per load stays below 900 for these five
+        }
+
+        Assert.That(counts, Is.EqualTo(1), "far from the limit: one count serves several loads");
+
+        counts = 0;
+        for (int i = 0; i < 10; i++)
+        {
+            budget.EnsureRoomFor("x.so"); // 100 + 13 * 64 passes 900: the 13th load since the count counts again
+        }
+
+        Assert.That(counts, Is.GreaterThanOrEqualTo(1), "near the threshold the count is taken again");
+        mappings = LastCountThatLoads + 1;
+        Assert.Throws<LibraryLoadException>(() =>
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                budget.EnsureRoomFor("x.so");
+            }
+        }, "a real rise in mappings is seen before the threshold is passed");
+    }
+
     private static string Message(ReloadableLibrary<GreeterExports> library)
     {
         using var scope = library.Enter();
