@@ -61,9 +61,9 @@ internal static class Program
         if (scaleOnly)
         {
             // Only issue 14's many-libraries table, printed as the markdown section docs/benchmarks.md gets in a full run.
-            IReadOnlyList<ScaleBenchmark.Row> scale = ScaleBenchmark.Measure(args.Contains("--quick") ? [10, 300] : [1, 10, 100, 1000], line => Console.WriteLine($"[bench] {line}"));
+            IReadOnlyList<ScaleBenchmark.Row> sizes = ScaleBenchmark.Measure(args.Contains("--quick") ? [10, 300] : [1, 10, 100, 1000], line => Console.WriteLine($"[bench] {line}"));
             Console.WriteLine();
-            Console.WriteLine(ScaleBenchmark.Render(scale));
+            Console.WriteLine(ScaleBenchmark.Render(sizes));
             return 0;
         }
 
