@@ -57,6 +57,13 @@ internal static class LinkerLatency
                 rows.Add(MeasureTool(name, writes, command, samples, log));
             }
 
+            // The same two ways written by this process, so the clock starts at the exact moment the file is complete
+            // (the close, the rename) instead of at a tool's exit.
+            log("  in-process writers (clock at the close / the rename)");
+            ReloadLatency.Result inPlace = ReloadLatency.MeasureNativeReload(samples, inPlace: true, log);
+            rows.Add(new Row("in-process truncate+write+close", "FileStream: SetLength(0), Write, Dispose", inPlace, null));
+            ReloadLatency.Result renamed = ReloadLatency.MeasureNativeReload(samples, inPlace: false, log);
+            rows.Add(new Row("in-process rename", "write a temporary file, File.Move over the path", renamed, null));
             return rows;
         }
         finally
@@ -79,7 +86,9 @@ internal static class LinkerLatency
         text.AppendLine();
         text.AppendLine($"{samples} replacements per tool, alternating greeter v1/v2, default options (quiet period 50 ms, rename debounce 5 ms).");
         text.AppendLine("Clock: from the tool's process exit (the build is done) to the first call answered by the new code;");
-        text.AppendLine("a reload already done when the exit is noticed counts as 0. Targets for in-place writers (ld, gold, cp, install):");
+        text.AppendLine("a reload already done when the exit is noticed counts as 0 (the tool's own exit takes about a millisecond after its");
+        text.AppendLine("close). The two in-process rows start the clock at the exact moment the file is complete (the close, the rename).");
+        text.AppendLine("Targets for in-place writers (ld, gold, cp, install, the in-process close):");
         text.AppendLine("p50 ≤ 10 ms, p99 ≤ 25 ms.");
         text.AppendLine();
         text.AppendLine("| Tool | How it writes | Reloads | p50 (ms) | p99 (ms) | Mean (ms) | Max (ms) | Never seen | Target |");
@@ -92,7 +101,7 @@ internal static class LinkerLatency
                 continue;
             }
 
-            bool inPlace = row.Tool is "GNU ld (bfd)" or "gold" or "cp" or "install";
+            bool inPlace = row.Tool is "GNU ld (bfd)" or "gold" or "cp" or "install" or "in-process truncate+write+close";
             string target = inPlace
                 ? (r.P50 <= 10 && r.P99 <= 25 && r.Missed == 0 ? "**met**" : "**NOT met**")
                 : "(rename: unchanged)";

@@ -60,7 +60,9 @@ internal static class ScaleBenchmark
         if (rows.Count > 0)
         {
             text.AppendLine();
-            text.AppendLine($"Threads NativeReload starts (names, after the largest size): {rows[^1].ThreadNames}.");
+            text.AppendLine($"Threads NativeReload owns after the largest size (kernel names, cut at 15 characters): {rows[^1].ThreadNames}");
+            text.AppendLine("(`NativeReload inotify`: the one inotify reader; `NativeReload changes`: the one scheduler). The other threads added are");
+            text.AppendLine("the runtime's (thread pool workers that ran the reloads, the timer thread of the polling fallback).");
         }
 
         return text.ToString();
@@ -205,7 +207,7 @@ internal static class ScaleBenchmark
             try
             {
                 string name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
-                if (name.StartsWith("NativeReload", StringComparison.Ordinal))
+                if (name.StartsWith("NativeReload ", StringComparison.Ordinal)) // not the bench's own main thread (NativeReload.Be…)
                 {
                     names[name] = names.GetValueOrDefault(name) + 1;
                 }

@@ -5,7 +5,8 @@ namespace NativeReload.Watching;
 /// <summary>
 /// Notices every change to one library path: a watch on its directory (linkers replace the file, so watching the file
 /// itself would go deaf), through the process's shared <see cref="InotifyHub"/> on Linux (which also says when a writer
-/// closed the file) and a <see cref="FileSystemWatcher"/> elsewhere; and, because watchers do go deaf (the directory is deleted
+/// closed the file) and a <see cref="FileSystemWatcher"/> per directory shared by its libraries elsewhere
+/// (<see cref="DirectoryWatcherHub"/>); and, because watchers do go deaf (the directory is deleted
 /// and re-created by <c>cargo clean</c>, network shares, overflowing event queues), a polling fallback that compares
 /// <see cref="FileStamp"/>s and re-creates the watchers when it sees a change they missed.
 /// </summary>
@@ -27,6 +28,12 @@ internal sealed class LibraryFileWatcher : IDisposable
     private long _deletesSinceLastPoll;
     private bool _directoryLost;
     private bool _disposed;
+
+    /// <summary>
+    /// Test seam: false makes new watchers use the shared <see cref="FileSystemWatcher"/>s (the macOS and Windows path)
+    /// on Linux too. True (always, outside the tests).
+    /// </summary>
+    internal static bool UseInotify { get; set; } = true;
 
     public LibraryFileWatcher(string path, TimeSpan pollInterval, Action<FileChangeKind> onChange, ILogger logger)
     {
@@ -90,7 +97,7 @@ internal sealed class LibraryFileWatcher : IDisposable
             else if (_directoryLost)
             {
                 _directoryLost = false;
-                CreateWatchers();
+                CreateWatchers(renew: true);
                 return true; // the directory came back: look at the file even if its stamp looks the same
             }
             else if (stamp == previous && _watchers.Count == 0)
@@ -115,7 +122,7 @@ internal sealed class LibraryFileWatcher : IDisposable
             // directory itself may have gone and come back between two polls), or a symlink now pointing elsewhere.
             if (missedByWatchers || targetMoved || deletes > 0)
             {
-                CreateWatchers();
+                CreateWatchers(renew: missedByWatchers);
             }
 
             // Report only what the watchers did not: a change they reported is already being handled, and a second,
@@ -136,17 +143,20 @@ internal sealed class LibraryFileWatcher : IDisposable
         static bool DirectoryOf(string file) => Path.GetDirectoryName(file) is { } directory && Directory.Exists(directory);
     }
 
-    private void CreateWatchers()
+    private void CreateWatchers(bool renew = false)
     {
         DisposeWatchers();
-        TryWatch(_path);
+        TryWatch(_path, renew);
         if (_lastStamp.LinkTarget is not null && !string.Equals(_lastStamp.ResolvedPath, _path, StringComparison.Ordinal))
         {
-            TryWatch(_lastStamp.ResolvedPath);
+            TryWatch(_lastStamp.ResolvedPath, renew);
         }
     }
 
-    private void TryWatch(string file)
+    /// <param name="file">The library path, or the target of its symbolic link.</param>
+    /// <param name="renew">The watch was found deaf: a shared <see cref="FileSystemWatcher"/> must be replaced (an
+    /// inotify watch needs nothing: adding it again binds it to the directory's inode as it is now).</param>
+    private void TryWatch(string file, bool renew)
     {
         string? directory = Path.GetDirectoryName(file);
         if (directory is null || !Directory.Exists(directory))
@@ -154,7 +164,7 @@ internal sealed class LibraryFileWatcher : IDisposable
             return; // polling keeps watching until the directory exists again
         }
 
-        if (InotifyHub.Shared is { } hub)
+        if (UseInotify && InotifyHub.Shared is { } hub)
         {
             try
             {
@@ -170,24 +180,11 @@ internal sealed class LibraryFileWatcher : IDisposable
 
         try
         {
-            var watcher = new FileSystemWatcher(directory, Path.GetFileName(file))
+            _watchers.Add(DirectoryWatcherHub.Shared.Watch(directory, Path.GetFileName(file), Raise, renew, error =>
             {
-                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size
-                    | NotifyFilters.CreationTime | NotifyFilters.Attributes | NotifyFilters.Security,
-                IncludeSubdirectories = false,
-                InternalBufferSize = 64 * 1024,
-            };
-            watcher.Created += (_, _) => Raise(FileChangeKind.Created);
-            watcher.Changed += (_, _) => Raise(FileChangeKind.Changed);
-            watcher.Deleted += (_, _) => Raise(FileChangeKind.Deleted);
-            watcher.Renamed += (_, _) => Raise(FileChangeKind.Renamed);
-            watcher.Error += (_, e) =>
-            {
-                Log.WatcherError(_logger, e.GetException(), _path);
+                Log.WatcherError(_logger, error, _path);
                 Raise(FileChangeKind.Changed);
-            };
-            watcher.EnableRaisingEvents = true;
-            _watchers.Add(watcher);
+            }));
         }
         catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException or UnauthorizedAccessException)
         {
