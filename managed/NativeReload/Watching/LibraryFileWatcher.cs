@@ -145,11 +145,20 @@ internal sealed class LibraryFileWatcher : IDisposable
 
     private void CreateWatchers(bool renew = false)
     {
-        DisposeWatchers();
+        // The new watches first, the old ones after: on the same directory inode they share one inotify watch, which
+        // therefore never goes away in between. Removing first opened a window in which a change was lost for good
+        // (mold's unlink, then its rename in the window: the poll saw the unlink as "reported" and stayed quiet).
+        IDisposable[] old = [.. _watchers];
+        _watchers.Clear();
         TryWatch(_path, renew);
         if (_lastStamp.LinkTarget is not null && !string.Equals(_lastStamp.ResolvedPath, _path, StringComparison.Ordinal))
         {
             TryWatch(_lastStamp.ResolvedPath, renew);
+        }
+
+        foreach (IDisposable watcher in old)
+        {
+            watcher.Dispose();
         }
     }
 
