@@ -12,7 +12,7 @@ internal static class ScaleBenchmark
 {
     /// <summary>One size's row.</summary>
     public sealed record Row(int Libraries, double LoadMs, int ThreadsAdded, double RssAddedMb, double ManagedKbPerLibrary,
-        double ReplaceMs, double AllReloadedMs, int NotReloaded, double DisposeMs, string ThreadNames);
+        double ReplaceMs, double AllReloadedMs, int NotReloaded, double DisposeMs, string ThreadNames, double IdleCpuPercent);
 
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
 
@@ -30,7 +30,7 @@ internal static class ScaleBenchmark
         {
             rows.Add(MeasureOne(size, builds));
             Row row = rows[^1];
-            log($"  {size,5} libraries: load {row.LoadMs:F0} ms, +{row.ThreadsAdded} threads, +{row.RssAddedMb:F1} MB RSS, " +
+            log($"  {size,5} libraries: load {row.LoadMs:F0} ms, +{row.ThreadsAdded} threads, +{row.RssAddedMb:F1} MB RSS, idle CPU {row.IdleCpuPercent:F1} %, " +
                 $"all reloaded {row.AllReloadedMs:F0} ms after the last replacement ({row.NotReloaded} not), dispose {row.DisposeMs:F0} ms; {MapsNote}; {ShadowNote}");
         }
 
@@ -45,13 +45,14 @@ internal static class ScaleBenchmark
         text.AppendLine("Each size in a fresh directory tree (10 libraries per directory), one after the other in the same process;");
         text.AppendLine("threads and RSS are the process's own counts (`/proc/self/status`) before the first load and after the last.");
         text.AppendLine("\"All reloaded\": every file replaced once in place (truncate, write, close, like `cp`), clock from the last");
-        text.AppendLine("replacement to the moment every library has raised `Reloaded`.");
+        text.AppendLine("replacement to the moment every library has raised `Reloaded`. \"Idle CPU\": the process's CPU time over 2 s with");
+        text.AppendLine("nothing changing, i.e. the polling fallback (every library stats its file every 250 ms).");
         text.AppendLine();
-        text.AppendLine("| Libraries | Load all (ms) | Per library (ms) | Threads added | RSS added (MB) | Managed heap per library (KB) | Replacing all (ms) | All reloaded after (ms) | Not reloaded | Dispose all (ms) |");
-        text.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| Libraries | Load all (ms) | Per library (ms) | Threads added | RSS added (MB) | Managed heap per library (KB) | Idle CPU (% of one core) | Replacing all (ms) | All reloaded after (ms) | Not reloaded | Dispose all (ms) |");
+        text.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (Row r in rows)
         {
-            text.AppendLine($"| {r.Libraries} | {r.LoadMs:F0} | {r.LoadMs / r.Libraries:F2} | {r.ThreadsAdded} | {r.RssAddedMb:F1} | {r.ManagedKbPerLibrary:F1} | {r.ReplaceMs:F0} | {r.AllReloadedMs:F0} | {r.NotReloaded} | {r.DisposeMs:F0} |");
+            text.AppendLine($"| {r.Libraries} | {r.LoadMs:F0} | {r.LoadMs / r.Libraries:F2} | {r.ThreadsAdded} | {r.RssAddedMb:F1} | {r.ManagedKbPerLibrary:F1} | {r.IdleCpuPercent:F1} | {r.ReplaceMs:F0} | {r.AllReloadedMs:F0} | {r.NotReloaded} | {r.DisposeMs:F0} |");
         }
 
         text.AppendLine();
@@ -116,6 +117,11 @@ internal static class ScaleBenchmark
                 MapsNote = $"/proc/self/maps at {size} libraries: {lines} lines, read in {read.Elapsed.TotalMilliseconds:F1} ms";
             }
 
+            TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var idle = Stopwatch.StartNew();
+            Thread.Sleep(2000);
+            double idleCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / idle.Elapsed.TotalMilliseconds * 100;
+
             var shadow = Stopwatch.StartNew();
             for (int i = 0; i < 10; i++)
             {
@@ -145,7 +151,7 @@ internal static class ScaleBenchmark
             dispose.Stop();
             libraries.Clear();
             return new Row(size, load.Elapsed.TotalMilliseconds, threadsAdded, rssAdded, managedPerLibrary, replace.Elapsed.TotalMilliseconds,
-                all ? allMs : double.NaN, size - Volatile.Read(ref reloaded), dispose.Elapsed.TotalMilliseconds, names);
+                all ? allMs : double.NaN, size - Volatile.Read(ref reloaded), dispose.Elapsed.TotalMilliseconds, names, idleCpu);
         }
         finally
         {
