@@ -187,6 +187,13 @@ internal sealed class LibraryFileWatcher : IDisposable
             }
         }
 
+        if (UseInotify && OperatingSystem.IsLinux())
+        {
+            // No inotify instance left for this user (fs.inotify.max_user_instances) or no inotify at all: the shared
+            // FileSystemWatcher still notices changes, only without close events (the quiet period applies).
+            Log.CannotWatch(_logger, directory, $"{InotifyHub.UnavailableReason}; using FileSystemWatcher");
+        }
+
         try
         {
             _watchers.Add(DirectoryWatcherHub.Shared.Watch(directory, Path.GetFileName(file), Raise, renew, error =>
