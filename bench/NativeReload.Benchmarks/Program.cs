@@ -13,13 +13,15 @@ namespace NativeReload.Benchmarks;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full|--isolated|--edit-to-live|--generated|--generated-bdn] [--out FILE] | --isolated";
+    private const string Usage = "usage: dotnet run --project bench/NativeReload.Benchmarks -c Release -- [--short|--full|--isolated|--edit-to-live|--linkers|--scale|--generated|--generated-bdn] [--out FILE] | --isolated";
 
     private static int Main(string[] args)
     {
         bool full = false;
         bool isolatedOnly = false;
         bool editOnly = false;
+        bool linkersOnly = false;
+        bool scaleOnly = false;
         string? output = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -31,6 +33,9 @@ internal static class Program
                 case "--edit-to-live": editOnly = true; break;
                 case "--generated": return RunGenerated(full ? 1000 : 300);
                 case "--generated-bdn": return BenchmarkRunner.Run<GeneratedCallBenchmarks>(Config(full)).Reports.All(r => r.Success) ? 0 : 1;
+                case "--linkers": linkersOnly = true; break;
+                case "--scale": scaleOnly = true; break;
+                case "--quick": break;
                 case "--out" when i + 1 < args.Length: output = args[++i]; break;
                 case "-h" or "--help":
                     Console.WriteLine(Usage);
@@ -53,6 +58,24 @@ internal static class Program
         {
             Console.Error.WriteLine($"bench: {e.Message}");
             return 3;
+        }
+
+        if (scaleOnly)
+        {
+            // Only issue 14's many-libraries table, printed as the markdown section docs/benchmarks.md gets in a full run.
+            IReadOnlyList<ScaleBenchmark.Row> sizes = ScaleBenchmark.Measure(args.Contains("--quick") ? [10, 300] : [1, 10, 100, 1000], line => Console.WriteLine($"[bench] {line}"));
+            Console.WriteLine();
+            Console.WriteLine(ScaleBenchmark.Render(sizes));
+            return 0;
+        }
+
+        if (linkersOnly)
+        {
+            // Only issue 14's per-tool reload latency, printed as the markdown section docs/benchmarks.md gets in a full run.
+            IReadOnlyList<LinkerLatency.Row> rows = LinkerLatency.Measure(100, line => Console.WriteLine($"[bench] {line}"));
+            Console.WriteLine();
+            Console.WriteLine(LinkerLatency.Render(rows, 100));
+            return 0;
         }
 
         if (editOnly)
@@ -93,7 +116,8 @@ internal static class Program
             RenameSamples: 100,
             InPlaceSamples: full ? 100 : 50,
             SeedSamples: full ? 20 : 10,
-            EditSamples: 20);
+            EditSamples: 20,
+            LinkerSamples: full ? 100 : 40);
 
         static void Log(string line) => Console.WriteLine($"[bench] {line}");
 
@@ -131,6 +155,12 @@ internal static class Program
         Log($"edit to live: {settings.EditSamples} edits of the C sample with nativereload watch, against cmake alone");
         EditToLive.Result? editToLive = EditToLive.Measure(settings.EditSamples, Log);
 
+        Log($"reload latency per tool (issue 14): {settings.LinkerSamples} per tool");
+        IReadOnlyList<LinkerLatency.Row> linkers = LinkerLatency.Measure(settings.LinkerSamples, Log);
+
+        Log("many libraries (issue 14): 1, 10, 100, 1000");
+        IReadOnlyList<ScaleBenchmark.Row> scale = ScaleBenchmark.Measure([1, 10, 100, 1000], Log);
+
         total.Stop();
         var report = new Report(settings with { LoadBefore = loadBefore, LoadAfter = LoadAverage() }, summary, interleaved, contention, rename, inPlace, seed, total.Elapsed);
         string markdown = report.Render();
@@ -144,6 +174,8 @@ internal static class Program
             markdown = markdown.TrimEnd() + Environment.NewLine + Environment.NewLine + EditToLive.Render(editToLive);
         }
 
+        markdown = markdown.TrimEnd() + Environment.NewLine + Environment.NewLine + LinkerLatency.Render(linkers, settings.LinkerSamples);
+        markdown = markdown.TrimEnd() + Environment.NewLine + Environment.NewLine + ScaleBenchmark.Render(scale);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         File.WriteAllText(output, markdown);
         Console.WriteLine();
@@ -179,7 +211,7 @@ internal static class Program
     }
 }
 
-internal sealed record Settings(bool Full, int InterleavedRounds, TimeSpan ContentionRunTime, int ContentionRounds, int RenameSamples, int InPlaceSamples, int SeedSamples, int EditSamples)
+internal sealed record Settings(bool Full, int InterleavedRounds, TimeSpan ContentionRunTime, int ContentionRounds, int RenameSamples, int InPlaceSamples, int SeedSamples, int EditSamples, int LinkerSamples)
 {
     public string LoadBefore { get; init; } = "n/a";
 

@@ -38,7 +38,7 @@ internal static unsafe class ReloadLatency
         }
     }
 
-    private enum Replace
+    internal enum Replace
     {
         Rename,
         InPlace,
@@ -147,7 +147,7 @@ internal static unsafe class ReloadLatency
     }
 
     /// <summary>A thread that calls <c>get_version</c> and stamps each change of the answer.</summary>
-    private sealed class Probe : IDisposable
+    internal sealed class Probe : IDisposable
     {
         private readonly Thread _thread;
         private readonly Func<Probe, int> _body;
@@ -213,7 +213,7 @@ internal static unsafe class ReloadLatency
     }
 
     /// <summary>A private directory holding the library path that the harness replaces.</summary>
-    private sealed class Scratch : IDisposable
+    internal sealed class Scratch : IDisposable
     {
         private readonly string _path = Directory.CreateTempSubdirectory("nativereload-bench-").FullName;
 

@@ -9,7 +9,7 @@ namespace NativeReload.Loading;
 
 /// <summary>
 /// Turns a validated <see cref="CandidateFile"/> into a <see cref="LibraryGeneration{TExports}"/>: shadow copy,
-/// OS load, export binding. On any failure everything it created is undone and a
+/// OS load, export binding (refused near the process's mapping limit: <see cref="MappingBudget"/>). On any failure everything it created is undone and a
 /// <see cref="LibraryLoadException"/> says why; the caller's current generation is never touched.
 /// </summary>
 /// <remarks>
@@ -31,6 +31,7 @@ internal static class GenerationLoader
     {
         logger ??= NullLogger.Instance;
         string filePath = candidate.FilePath;
+        MappingBudget.Current.EnsureRoomFor(filePath); // near vm.max_map_count one more dlopen could end the process
         List<string> warnings = CheckNotLoadedYet(candidate, number, logger);
         if (candidate.Dynamic is { UniqueSymbolCount: > 0 } unique)
         {

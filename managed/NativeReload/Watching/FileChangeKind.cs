@@ -17,4 +17,16 @@ public enum FileChangeKind
 
     /// <summary>The polling fallback saw a different size, time or link target.</summary>
     Polled,
+
+    /// <summary>
+    /// A writer closed the file after writing it (Linux <c>IN_CLOSE_WRITE</c>: GNU ld, gold, <c>cp</c>, <c>install</c>):
+    /// it is read at once, and the completeness checks still guard against a writer that reopens it.
+    /// </summary>
+    Closed,
+
+    /// <summary>
+    /// Only the file's metadata changed (mode, owner, times: the <c>chmod +x</c> a linker does after closing). Looked at
+    /// again, but it does not restart the quiet period of a write still in progress nor delay a closed file.
+    /// </summary>
+    Attributes,
 }

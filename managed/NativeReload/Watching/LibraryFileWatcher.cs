@@ -3,15 +3,17 @@ using Microsoft.Extensions.Logging;
 namespace NativeReload.Watching;
 
 /// <summary>
-/// Notices every change to one library path: a <see cref="FileSystemWatcher"/> on its directory (linkers replace
-/// the file, so watching the file itself would go deaf) and, because watchers do go deaf (the directory is deleted
+/// Notices every change to one library path: a watch on its directory (linkers replace the file, so watching the file
+/// itself would go deaf), through the process's shared <see cref="InotifyHub"/> on Linux (which also says when a writer
+/// closed the file) and a <see cref="FileSystemWatcher"/> per directory shared by its libraries elsewhere
+/// (<see cref="DirectoryWatcherHub"/>); and, because watchers do go deaf (the directory is deleted
 /// and re-created by <c>cargo clean</c>, network shares, overflowing event queues), a polling fallback that compares
 /// <see cref="FileStamp"/>s and re-creates the watchers when it sees a change they missed.
 /// </summary>
 /// <remarks>
 /// It only reports; deciding whether the file is complete is the reload pipeline's job. Tools differ: GNU ld
 /// gives Deleted, Created (empty), then a burst of Changed; lld and mold give one Renamed; <c>cp</c> gives Changed.
-/// All of them count. When the path is a symbolic link, the directory of its target is watched too.
+/// With inotify the in-place writers end with Closed (and often Attributes, their <c>chmod</c>). All of them count. When the path is a symbolic link, the directory of its target is watched too.
 /// </remarks>
 internal sealed class LibraryFileWatcher : IDisposable
 {
@@ -20,12 +22,18 @@ internal sealed class LibraryFileWatcher : IDisposable
     private readonly ILogger _logger;
     private readonly Timer _pollTimer;
     private readonly Lock _gate = new();
-    private readonly List<FileSystemWatcher> _watchers = [];
+    private readonly List<IDisposable> _watchers = [];
     private FileStamp _lastStamp;
     private long _eventsSinceLastPoll;
     private long _deletesSinceLastPoll;
     private bool _directoryLost;
     private bool _disposed;
+
+    /// <summary>
+    /// Test seam: false makes new watchers use the shared <see cref="FileSystemWatcher"/>s (the macOS and Windows path)
+    /// on Linux too. True (always, outside the tests).
+    /// </summary>
+    internal static bool UseInotify { get; set; } = true;
 
     public LibraryFileWatcher(string path, TimeSpan pollInterval, Action<FileChangeKind> onChange, ILogger logger)
     {
@@ -89,7 +97,7 @@ internal sealed class LibraryFileWatcher : IDisposable
             else if (_directoryLost)
             {
                 _directoryLost = false;
-                CreateWatchers();
+                CreateWatchers(renew: true);
                 return true; // the directory came back: look at the file even if its stamp looks the same
             }
             else if (stamp == previous && _watchers.Count == 0)
@@ -114,7 +122,7 @@ internal sealed class LibraryFileWatcher : IDisposable
             // directory itself may have gone and come back between two polls), or a symlink now pointing elsewhere.
             if (missedByWatchers || targetMoved || deletes > 0)
             {
-                CreateWatchers();
+                CreateWatchers(renew: missedByWatchers);
             }
 
             // Report only what the watchers did not: a change they reported is already being handled, and a second,
@@ -135,17 +143,29 @@ internal sealed class LibraryFileWatcher : IDisposable
         static bool DirectoryOf(string file) => Path.GetDirectoryName(file) is { } directory && Directory.Exists(directory);
     }
 
-    private void CreateWatchers()
+    private void CreateWatchers(bool renew = false)
     {
-        DisposeWatchers();
-        TryWatch(_path);
+        // The new watches first, the old ones after: on the same directory inode they share one inotify watch, which
+        // therefore never goes away in between. Removing first opened a window in which a change was lost for good
+        // (mold's unlink, then its rename in the window: the poll saw the unlink as "reported" and stayed quiet).
+        IDisposable[] old = [.. _watchers];
+        _watchers.Clear();
+        TryWatch(_path, renew);
         if (_lastStamp.LinkTarget is not null && !string.Equals(_lastStamp.ResolvedPath, _path, StringComparison.Ordinal))
         {
-            TryWatch(_lastStamp.ResolvedPath);
+            TryWatch(_lastStamp.ResolvedPath, renew);
+        }
+
+        foreach (IDisposable watcher in old)
+        {
+            watcher.Dispose();
         }
     }
 
-    private void TryWatch(string file)
+    /// <param name="file">The library path, or the target of its symbolic link.</param>
+    /// <param name="renew">The watch was found deaf: a shared <see cref="FileSystemWatcher"/> must be replaced (an
+    /// inotify watch needs nothing: adding it again binds it to the directory's inode as it is now).</param>
+    private void TryWatch(string file, bool renew)
     {
         string? directory = Path.GetDirectoryName(file);
         if (directory is null || !Directory.Exists(directory))
@@ -153,30 +173,34 @@ internal sealed class LibraryFileWatcher : IDisposable
             return; // polling keeps watching until the directory exists again
         }
 
+        if (UseInotify && InotifyHub.Shared is { } hub)
+        {
+            try
+            {
+                _watchers.Add(hub.Watch(directory, Path.GetFileName(file), Raise));
+                return;
+            }
+            catch (IOException e)
+            {
+                Log.CannotWatch(_logger, directory, e.Message);
+                return;
+            }
+        }
+
+        if (UseInotify && OperatingSystem.IsLinux())
+        {
+            // No inotify instance left for this user (fs.inotify.max_user_instances) or no inotify at all: the shared
+            // FileSystemWatcher still notices changes, only without close events (the quiet period applies).
+            Log.CannotWatch(_logger, directory, $"{InotifyHub.UnavailableReason}; using FileSystemWatcher");
+        }
+
         try
         {
-            var watcher = new FileSystemWatcher(directory, Path.GetFileName(file))
+            _watchers.Add(DirectoryWatcherHub.Shared.Watch(directory, Path.GetFileName(file), Raise, renew, error =>
             {
-                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size
-                    | NotifyFilters.CreationTime | NotifyFilters.Attributes | NotifyFilters.Security,
-                IncludeSubdirectories = false,
-                InternalBufferSize = 64 * 1024,
-            };
-            watcher.Created += (_, _) => Raise(FileChangeKind.Created);
-            watcher.Changed += (_, _) => Raise(FileChangeKind.Changed);
-            watcher.Deleted += (_, _) =>
-            {
-                Interlocked.Increment(ref _deletesSinceLastPoll);
-                Raise(FileChangeKind.Deleted);
-            };
-            watcher.Renamed += (_, _) => Raise(FileChangeKind.Renamed);
-            watcher.Error += (_, e) =>
-            {
-                Log.WatcherError(_logger, e.GetException(), _path);
+                Log.WatcherError(_logger, error, _path);
                 Raise(FileChangeKind.Changed);
-            };
-            watcher.EnableRaisingEvents = true;
-            _watchers.Add(watcher);
+            }));
         }
         catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException or UnauthorizedAccessException)
         {
@@ -186,13 +210,18 @@ internal sealed class LibraryFileWatcher : IDisposable
 
     private void Raise(FileChangeKind kind)
     {
+        if (kind == FileChangeKind.Deleted)
+        {
+            Interlocked.Increment(ref _deletesSinceLastPoll);
+        }
+
         Interlocked.Increment(ref _eventsSinceLastPoll);
         _onChange(kind);
     }
 
     private void DisposeWatchers()
     {
-        foreach (FileSystemWatcher watcher in _watchers)
+        foreach (IDisposable watcher in _watchers)
         {
             watcher.Dispose();
         }

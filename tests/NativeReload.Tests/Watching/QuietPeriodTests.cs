@@ -25,9 +25,12 @@ public sealed class QuietPeriodTests
         var reloadedAt = new TaskCompletionSource<long>();
         library.Reloaded += (_, _) => reloadedAt.TrySetResult(Stopwatch.GetTimestamp());
 
-        // A writer that writes the first half, pauses for half the quiet period, then writes the rest (same inode).
+        // A writer that writes the first half, pauses for half the quiet period, then writes the rest (same inode), and
+        // keeps the file open: no close event says it is finished, so only the quiet period may let the host read it.
+        // (A writer that closes is read at once: CloseEventTests.)
         byte[] v2 = File.ReadAllBytes(TestPaths.Fixture("greeter_v2"));
         long lastWrite;
+        bool reloaded;
         using (var stream = new FileStream(dir.LibraryPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
         {
             stream.SetLength(0);
@@ -37,9 +40,10 @@ public sealed class QuietPeriodTests
             stream.Write(v2, v2.Length / 2, v2.Length - (v2.Length / 2));
             stream.Flush();
             lastWrite = Stopwatch.GetTimestamp();
+            reloaded = reloadedAt.Task.Wait(TimeSpan.FromSeconds(10));
         }
 
-        Assert.That(reloadedAt.Task.Wait(TimeSpan.FromSeconds(10)), Is.True, "the complete file was loaded");
+        Assert.That(reloaded, Is.True, "the complete file was loaded while its writer still held it open");
         TimeSpan afterLastWrite = Stopwatch.GetElapsedTime(lastWrite, reloadedAt.Task.Result);
         Assert.Multiple(() =>
         {
