@@ -50,6 +50,8 @@ namespace NativeReload.ShadowCopying;
 /// </remarks>
 public sealed partial class ShadowCopyDirectory : IDisposable
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> s_sweptRoots = new(StringComparer.Ordinal);
+
     /// <summary>Prefix of every per-process shadow directory under the root.</summary>
     public const string DirectoryPrefix = "nativereload-";
 
@@ -84,7 +86,12 @@ public sealed partial class ShadowCopyDirectory : IDisposable
         logger ??= NullLogger.Instance;
         root ??= DefaultRoot();
         Directory.CreateDirectory(root);
-        RemoveAbandoned(root, logger);
+        if (s_sweptRoots.TryAdd(System.IO.Path.GetFullPath(root), true))
+        {
+            // Once per root and process: what a crashed process left is there at start; sweeping again for every
+            // library cost ~15 ms each beside 1,000 live directories (lock-probing every one), for nothing new.
+            RemoveAbandoned(root, logger);
+        }
 
         (string path, FileStream ownerLock) = OperatingSystem.IsWindows() ? CreateOnWindows(root) : CreateOnUnix(root);
         Log.ShadowDirectoryCreated(logger, path);
