@@ -57,7 +57,6 @@ public sealed class IsolatedLibrary : IDisposable
     private string? _crashedHash;
     private string? _lastFailedHash;
     private int _disposed;
-    private volatile bool _watcherRaising; // the watcher thread is in an event handler (set under _lock)
 
     /// <summary>Loads <paramref name="filePath"/> in a new worker as generation 1 and, unless disabled, starts watching it.</summary>
     /// <param name="filePath">The library file (the build output; only copies of it are loaded).</param>
@@ -271,24 +270,9 @@ public sealed class IsolatedLibrary : IDisposable
             return;
         }
 
-        bool watcherInHandler;
-        lock (_lock)
-        {
-            watcherInHandler = _watcherRaising;
-        }
-
-        if (watcherInHandler)
-        {
-            // A handler on the watcher thread may be waiting for this very Dispose: stopping the watcher waits for its
-            // thread, so that wait goes to the thread pool and ends when the handler returns (Attempt, the handler's
-            // caller, sees the library disposed and does nothing more).
-            SettledChangeLoop changes = _changes!;
-            ThreadPool.UnsafeQueueUserWorkItem(_ => changes.Dispose(), null);
-        }
-        else
-        {
-            _changes?.Dispose();
-        }
+        // Stopping the watcher never waits for its thread (SettledChangeLoop.Dispose), so a handler on it that waits for
+        // this Dispose on another thread cannot deadlock it.
+        _changes?.Dispose();
 
         lock (_lock)
         {
@@ -354,10 +338,10 @@ public sealed class IsolatedLibrary : IDisposable
     private WorkerCrashedException BrokeProtocol(Exception e) => Lost(WorkerLostException.Protocol(e.Message, e));
 
     /// <summary>Enters the lock; disposing the scope leaves it and then raises the events queued meanwhile.</summary>
-    private EventScope Locked(bool onWatcher = false)
+    private EventScope Locked()
     {
         _lock.Enter();
-        return new EventScope(this, onWatcher);
+        return new EventScope(this);
     }
 
     /// <summary>Queues an event to be raised once the lock is released (see <see cref="Locked"/>). Called under the lock.</summary>
@@ -661,7 +645,7 @@ public sealed class IsolatedLibrary : IDisposable
 
     private Outcome Attempt(bool fromWatcher)
     {
-        using (Locked(onWatcher: fromWatcher && _changes is not null))
+        using (Locked())
         {
             if (Volatile.Read(ref _disposed) != 0)
             {
@@ -768,11 +752,7 @@ public sealed class IsolatedLibrary : IDisposable
     }
 
     /// <summary>Leaves the lock, then raises what was queued under it (a handler's exception is logged, not thrown).</summary>
-    /// <remarks>
-    /// <paramref name="onWatcher"/>: the scope runs on the watcher's thread, whose handlers <see cref="Dispose"/> must
-    /// not wait for; the flag is set before the lock is left, so a Dispose that takes the lock afterwards sees it.
-    /// </remarks>
-    private readonly ref struct EventScope(IsolatedLibrary owner, bool onWatcher)
+    private readonly ref struct EventScope(IsolatedLibrary owner)
     {
         public void Dispose()
         {
@@ -781,10 +761,6 @@ public sealed class IsolatedLibrary : IDisposable
             {
                 events = [.. owner._events];
                 owner._events.Clear();
-                if (onWatcher)
-                {
-                    owner._watcherRaising = true;
-                }
             }
 
             owner._lock.Exit();
@@ -793,25 +769,15 @@ public sealed class IsolatedLibrary : IDisposable
                 return;
             }
 
-            try
+            foreach (Action raise in events)
             {
-                foreach (Action raise in events)
+                try
                 {
-                    try
-                    {
-                        raise();
-                    }
-                    catch (Exception e)
-                    {
-                        IsolationLog.HandlerError(owner._logger, e, owner.FilePath);
-                    }
+                    raise();
                 }
-            }
-            finally
-            {
-                if (onWatcher)
+                catch (Exception e)
                 {
-                    owner._watcherRaising = false;
+                    IsolationLog.HandlerError(owner._logger, e, owner.FilePath);
                 }
             }
         }

@@ -25,12 +25,12 @@ namespace NativeReload.Reloading;
 /// <para>A failed load never touches the current generation: it keeps serving, and <see cref="ReloadFailed"/>
 /// says which file failed and why. The next change is tried again.</para>
 /// <para><b>Thread-safety:</b> all members are thread-safe. Events are raised after the library's locks are released
-/// (a handler may call <see cref="Dispose"/>), on the thread that did the work: the background reload thread (or the
-/// caller of <see cref="Reload"/>; a generation freed late because a call was still inside it is reported from a
-/// thread-pool thread); in <see cref="ApplyMode.AtSafePoint"/> mode
+/// (a handler may call <see cref="Dispose"/>), on the thread that did the work: a thread-pool thread for a change the
+/// watcher noticed (or the caller of <see cref="Reload"/>; a generation freed late because a call was still inside it
+/// is reported from a thread-pool thread too); in <see cref="ApplyMode.AtSafePoint"/> mode
 /// <see cref="Reloaded"/>, and <see cref="GenerationRetired"/> for the generation it replaced, are raised by
 /// <see cref="ApplyPendingReload"/> on its caller's thread (a pending generation superseded by a newer one before any
-/// safe point is retired on the reload thread).</para>
+/// safe point is retired on the thread that loaded the newer one).</para>
 /// <para><b>Plugin contract:</b> a library that implements <c>native/include/nativereload.h</c> gets a host-owned
 /// <see cref="State"/> block and its <c>nr_load</c>/<c>nr_unload</c> hooks called while no thread is inside it (new
 /// calls wait for the moment of the swap); a refusing <c>nr_load</c> rolls back to the old generation
