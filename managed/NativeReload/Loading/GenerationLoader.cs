@@ -7,7 +7,7 @@ namespace NativeReload.Loading;
 
 /// <summary>
 /// Turns a validated <see cref="CandidateFile"/> into a <see cref="LibraryGeneration{TExports}"/>: shadow copy,
-/// OS load, export binding. On any failure everything it created is undone and a
+/// its dependencies from the original folder (<see cref="DependencyPreloader"/>), OS load, export binding. On any failure everything it created is undone and a
 /// <see cref="LibraryLoadException"/> says why; the caller's current generation is never touched.
 /// </summary>
 internal static class GenerationLoader
@@ -40,6 +40,19 @@ internal static class GenerationLoader
             throw new LibraryLoadException(filePath, ReloadFailureReason.IoError, $"shadow copy {copy} does not hold the validated bytes (SHA-256 {copyHash ?? "unreadable"}, expected {candidate.ContentHash})");
         }
 
+        // The copy sits in the shadow folder, but its dependencies are beside the original ($ORIGIN, the DLL's
+        // folder): load those from there first, so the loader binds the copy to them.
+        PreloadedDependencies dependencies;
+        try
+        {
+            dependencies = DependencyPreloader.Load(candidate, number, shadows.Logger);
+        }
+        catch (LibraryLoadException)
+        {
+            shadows.TryDeleteCopy(copy);
+            throw;
+        }
+
         nint handle;
         try
         {
@@ -47,6 +60,7 @@ internal static class GenerationLoader
         }
         catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
         {
+            dependencies.Free();
             shadows.TryDeleteCopy(copy);
             throw new LibraryLoadException(filePath, ReloadFailureReason.LoaderRejected, $"the loader refused it: {OneLine(e.Message)}", e);
         }
@@ -75,11 +89,12 @@ internal static class GenerationLoader
                     $"nr_get_plugin_info asks for a state block of {plugin.StateSize} bytes; the host allows at most {Plugins.StateBlock.MaxSize}");
             }
 
-            return new LibraryGeneration<TExports>(number, filePath, copy, handle, candidate.ContentHash, exports) { Plugin = plugin };
+            return new LibraryGeneration<TExports>(number, filePath, copy, handle, candidate.ContentHash, exports) { Plugin = plugin, Dependencies = dependencies };
         }
         catch (Exception e)
         {
             NativeLibrary.Free(handle);
+            dependencies.Free();
             shadows.TryDeleteCopy(copy);
             if (e is LibraryLoadException)
             {
