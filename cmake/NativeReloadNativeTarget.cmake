@@ -7,6 +7,7 @@
 #    multi-config generators (Visual Studio, Xcode, Ninja Multi-Config) from
 #    appending a per-config subdirectory, so the file is at the same path
 #    (build/lib/greeter.dll, build/fixtures/...) whatever the generator;
+#  - no "lib" prefix on Windows (MinGW would write libgreeter.dll);
 #  - warnings and the export header.
 # No VERSION/SOVERSION is ever set: one real file, no symlink chain for a
 # file watcher to trip over.
@@ -30,6 +31,12 @@ function(nativereload_native_library target)
     # libraries, so keep them out of the directory the host watches.
     ARCHIVE_OUTPUT_DIRECTORY "$<1:${CMAKE_BINARY_DIR}/implib>"
   )
+  # Windows names a DLL "greeter.dll"; MinGW's GCC would add the Unix "lib"
+  # prefix (libgreeter.dll), which build.ps1, the README and the host's
+  # LibraryNaming do not look for. (The import library keeps its prefix.)
+  if(WIN32)
+    set_target_properties(${target} PROPERTIES PREFIX "")
+  endif()
   target_link_libraries(${target} PRIVATE NativeReload::headers)
   nativereload_enable_warnings(${target})
 endfunction()
