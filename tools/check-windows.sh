@@ -14,7 +14,8 @@
 # NATIVERELOAD_WIN_HOST=<path of nativereload.exe> runs the checks against another published host.
 # Idempotent: reruns reuse the prefix, the build tree and an up-to-date publish. About 2-4 minutes on 2 cores
 # from a warm state; the first run adds the apt install and the runtime pack download.
-# Not run under Wine here (see docs/platforms.md): the managed test suite (NUnit) and `--isolate` (Wine 8 has no
+#   6. managed tests under Wine (NUnit's runner, win-x64): WindowsBuildCommandTests, DependencyBesideTests
+# Not run under Wine here (see docs/platforms.md): the rest of the managed suite and `--isolate` (Wine 8 has no
 # AF_UNIX sockets, the worker channel fails with "Unknown error (0x273f)").
 set -uo pipefail
 
@@ -86,7 +87,7 @@ if [[ ! -x $wine ]]; then fail "$wine not found (Debian's wine64 package puts it
 # --- 2. native side, cross-built with MinGW ----------------------------------------------------------------
 t=$SECONDS
 targets=(greeter greeter_v1 greeter_v2 depmain_v1 depmain_v2 nrdep_build1 nrdep_build2)
-if cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+if cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DNATIVERELOAD_BUILD_RUST=OFF \
      -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64-x86_64.cmake" >"$log" 2>&1 \
    && cmake --build "$build_dir" --parallel "$jobs" --target "${targets[@]}" >>"$log" 2>&1; then
   if [[ -f $build_dir/lib/greeter.dll && ! -e $build_dir/lib/libgreeter.dll ]]; then
@@ -239,5 +240,33 @@ else
   fail "watch --build with a quoted .bat in a folder with a space"; tail -n 15 "$work/watch.out" | indent
 fi
 stop_host watch
+
+# --- 6. managed tests under Wine ----------------------------------------------------------------------------
+# The test sources as a win-x64 program with NUnit's runner (tools/windows/NativeReload.WindowsTests.csproj), one
+# class per process, each bounded. The fixtures are the MinGW build (all of it: fixtures.txt says what exists).
+t=$SECONDS
+if cmake --build "$build_dir" --parallel "$jobs" >"$log" 2>&1 \
+   && dotnet publish "$root/tools/windows/NativeReload.WindowsTests.csproj" -c Release -r win-x64 --self-contained --nologo -v q \
+        -o "$root/artifacts/win-x64/tests" >>"$log" 2>&1; then
+  ok "MinGW fixtures and the win-x64 test program built ($((SECONDS - t)) s)"
+  export NATIVERELOAD_BUILD_DIR; NATIVERELOAD_BUILD_DIR="$(winpath "$build_dir")"
+  # MinGW's C++ runtime (libstdc++-6.dll, libgcc_s_seh-1.dll) for the C++ fixtures.
+  export WINEPATH; WINEPATH="$(winpath "$(dirname "$(x86_64-w64-mingw32-g++ -print-file-name=libstdc++-6.dll)")")"
+  for class in WindowsBuildCommandTests DependencyBesideTests; do
+    (cd "$work" && timeout 180 "$wine" "$(winpath "$root/artifacts/win-x64/tests/NativeReload.Tests.exe")" \
+       --filter "FullyQualifiedName~NativeReload.Tests.Platforms.$class|FullyQualifiedName~NativeReload.Tests.Loading.$class" \
+       --no-ansi --progress off </dev/null >"$work/$class.out" 2>&1)
+    status=$?
+    summary="$(grep -E '^\s+(total|failed|succeeded|skipped):' "$work/$class.out" | tr -d ' ' | tr '\n' ' ')"
+    if [[ $status -eq 0 ]]; then
+      ok "managed tests under Wine: $class ($summary)"
+    else
+      fail "managed tests under Wine: $class (exit $status${summary:+, $summary})"
+      grep -vE '^\s*$' "$work/$class.out" | grep -v '^    at ' | tail -n 20 | indent
+    fi
+  done
+else
+  fail "building the MinGW fixtures or the win-x64 test program"; tail -n 30 "$log" | indent
+fi
 
 finish

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using NativeReload.Reloading;
+using NativeReload.ShadowCopying;
 
 namespace NativeReload.Loading;
 
@@ -28,7 +29,7 @@ internal static class DependencyPreloader
     /// handles to free with the generation (empty when there is nothing to do).
     /// </summary>
     /// <exception cref="LibraryLoadException">A dependency beside the library exists but the loader refused it.</exception>
-    public static PreloadedDependencies Load(CandidateFile candidate, long generation, ILogger logger)
+    public static PreloadedDependencies Load(CandidateFile candidate, long generation, ShadowCopyDirectory shadows)
     {
         List<string> found = Resolve(candidate);
         if (found.Count == 0)
@@ -36,18 +37,36 @@ internal static class DependencyPreloader
             return PreloadedDependencies.None;
         }
 
+        ILogger logger = shadows.Logger;
         string library = Path.GetFileName(candidate.FilePath);
         var held = new List<(string Name, nint Handle)>();
+
+        // Windows locks a loaded DLL: loaded from the user's folder, the dependency could not be rebuilt. So it is
+        // copied under its own name (the loader matches imports by module name) into a folder of this generation.
+        string? copies = OperatingSystem.IsWindows() ? Path.Combine(shadows.Path, $"g{generation}.deps") : null;
         try
         {
             foreach (string path in found)
             {
                 string name = Path.GetFileName(path);
                 string? hash = HashOf(path);
+                string load = path;
                 nint handle;
                 try
                 {
-                    handle = NativeLibrary.Load(path);
+                    if (copies is not null)
+                    {
+                        Directory.CreateDirectory(copies);
+                        load = Path.Combine(copies, name);
+                        File.Copy(path, load, overwrite: false);
+                    }
+
+                    handle = NativeLibrary.Load(load);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new LibraryLoadException(candidate.FilePath, ReloadFailureReason.IoError,
+                        $"cannot copy its dependency {path} to {copies}: {e.Message}", e);
                 }
                 catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
                 {
@@ -67,11 +86,11 @@ internal static class DependencyPreloader
                 }
             }
 
-            return new PreloadedDependencies(held);
+            return new PreloadedDependencies(held, copies);
         }
         catch
         {
-            new PreloadedDependencies(held).Free();
+            new PreloadedDependencies(held, copies).Free();
             throw;
         }
     }
@@ -83,15 +102,7 @@ internal static class DependencyPreloader
         var found = new List<string>();
         if (OperatingSystem.IsWindows())
         {
-            foreach (string name in PeImports.Read(candidate.Content).Needed)
-            {
-                string path = Path.Combine(origin, name);
-                if (File.Exists(path))
-                {
-                    found.Add(path);
-                }
-            }
-
+            AddPeImportsBeside(candidate.Content, origin, found, new HashSet<string>(StringComparer.OrdinalIgnoreCase));
             return found;
         }
 
@@ -132,6 +143,50 @@ internal static class DependencyPreloader
         }
 
         return found;
+    }
+
+    /// <summary>Adds the imports of a PE image found in <paramref name="origin"/>, each after its own such imports.</summary>
+    private static void AddPeImportsBeside(byte[] image, string origin, List<string> found, HashSet<string> seen)
+    {
+        foreach (string name in PeImports.Read(image).Needed)
+        {
+            string path = Path.Combine(origin, name);
+            if (!seen.Add(name) || !File.Exists(path))
+            {
+                continue;
+            }
+
+            try
+            {
+                AddPeImportsBeside(File.ReadAllBytes(path), origin, found, seen);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Unreadable: the load of the dependency itself reports it.
+            }
+
+            found.Add(path);
+        }
+    }
+
+    /// <summary>
+    /// On Windows, whose loader does not name the module it misses: the image's imports that are neither beside the
+    /// original, nor in the system folder, nor on PATH ("" when all are, or elsewhere).
+    /// </summary>
+    internal static string DescribeMissing(CandidateFile candidate)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            return string.Empty;
+        }
+
+        string origin = Path.GetDirectoryName(Path.GetFullPath(candidate.FilePath)) ?? ".";
+        string[] folders = [origin, Environment.SystemDirectory, .. (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries)];
+        var missing = PeImports.Read(candidate.Content).Needed
+            .Where(name => !name.StartsWith("api-ms-", StringComparison.OrdinalIgnoreCase) && !name.StartsWith("ext-ms-", StringComparison.OrdinalIgnoreCase))
+            .Where(name => !folders.Any(folder => File.Exists(Path.Combine(folder, name))))
+            .ToList();
+        return missing.Count == 0 ? string.Empty : $" (not found beside it, in the system folder or on PATH: {string.Join(", ", missing)})";
     }
 
     /// <summary>Counts one more holder of the dependency; returns the generation whose copy is still loaded when the file changed since.</summary>

@@ -45,7 +45,7 @@ internal static class GenerationLoader
         PreloadedDependencies dependencies;
         try
         {
-            dependencies = DependencyPreloader.Load(candidate, number, shadows.Logger);
+            dependencies = DependencyPreloader.Load(candidate, number, shadows);
         }
         catch (LibraryLoadException)
         {
@@ -62,7 +62,7 @@ internal static class GenerationLoader
         {
             dependencies.Free();
             shadows.TryDeleteCopy(copy);
-            throw new LibraryLoadException(filePath, ReloadFailureReason.LoaderRejected, $"the loader refused it: {OneLine(e.Message)}", e);
+            throw new LibraryLoadException(filePath, ReloadFailureReason.LoaderRejected, $"the loader refused it: {OneLine(e.Message)}{DependencyPreloader.DescribeMissing(candidate)}", e);
         }
 
         try

@@ -6,9 +6,16 @@ namespace NativeReload.Loading;
 internal sealed class PreloadedDependencies
 {
     private readonly List<(string Name, nint Handle)> _held;
+    private readonly string? _copies;
     private bool _freed;
 
-    public PreloadedDependencies(List<(string Name, nint Handle)> held) => _held = held;
+    /// <param name="held">The handles, in load order.</param>
+    /// <param name="copies">The folder of the dependency copies (Windows), deleted once freed; null when loaded in place.</param>
+    public PreloadedDependencies(List<(string Name, nint Handle)> held, string? copies = null)
+    {
+        _held = held;
+        _copies = copies;
+    }
 
     /// <summary>Nothing held.</summary>
     public static PreloadedDependencies None { get; } = new([]);
@@ -19,7 +26,7 @@ internal sealed class PreloadedDependencies
     /// <summary>Frees the handles in reverse load order. Idempotent.</summary>
     public void Free()
     {
-        if (_freed || _held.Count == 0)
+        if (_freed)
         {
             return;
         }
@@ -29,6 +36,18 @@ internal sealed class PreloadedDependencies
         {
             NativeLibrary.Free(_held[i].Handle);
             DependencyPreloader.Release(_held[i].Name);
+        }
+
+        if (_copies is not null)
+        {
+            try
+            {
+                Directory.Delete(_copies, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Still loaded (another generation's import holds it): the shadow directory's removal takes it.
+            }
         }
     }
 }

@@ -73,13 +73,9 @@ public sealed class DependencyBesideTests
     }
 
     [Test]
+    [Platform(Include = "Linux", Reason = "the mapping check reads /proc/self/maps")]
     public void Dispose_FreesTheDependencyLoadedForTheGenerations()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            Assert.Ignore("the mapping check reads /proc/self/maps (Linux only)");
-        }
-
         PutDependency(1);
         _dir.ReplaceByRename(MainBuild(1));
         var library = Open();
