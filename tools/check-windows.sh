@@ -14,7 +14,8 @@
 # NATIVERELOAD_WIN_HOST=<path of nativereload.exe> runs the checks against another published host.
 # Idempotent: reruns reuse the prefix, the build tree and an up-to-date publish. About 2-4 minutes on 2 cores
 # from a warm state; the first run adds the apt install and the runtime pack download.
-#   6. managed tests under Wine (NUnit's runner, win-x64): WindowsBuildCommandTests, DependencyBesideTests
+#   6. managed tests under Wine (NUnit's runner, win-x64): WindowsBuildCommandTests and the Loading,
+#      Validation and Building namespaces
 # Not run under Wine here (see docs/platforms.md): the rest of the managed suite and `--isolate` (Wine 8 has no
 # AF_UNIX sockets, the worker channel fails with "Unknown error (0x273f)").
 set -uo pipefail
@@ -252,10 +253,10 @@ if cmake --build "$build_dir" --parallel "$jobs" >"$log" 2>&1 \
   export NATIVERELOAD_BUILD_DIR; NATIVERELOAD_BUILD_DIR="$(winpath "$build_dir")"
   # MinGW's C++ runtime (libstdc++-6.dll, libgcc_s_seh-1.dll) for the C++ fixtures.
   export WINEPATH; WINEPATH="$(winpath "$(dirname "$(x86_64-w64-mingw32-g++ -print-file-name=libstdc++-6.dll)")")"
-  for class in WindowsBuildCommandTests DependencyBesideTests; do
+  # Namespaces or classes; not yet: ShadowCopying (hangs under Wine), the rest (docs/platforms.md).
+  for class in Platforms.WindowsBuildCommandTests Loading Validation Building; do
     (cd "$work" && timeout 180 "$wine" "$(winpath "$root/artifacts/win-x64/tests/NativeReload.Tests.exe")" \
-       --filter "FullyQualifiedName~NativeReload.Tests.Platforms.$class|FullyQualifiedName~NativeReload.Tests.Loading.$class" \
-       --no-ansi --progress off </dev/null >"$work/$class.out" 2>&1)
+       --filter "FullyQualifiedName~NativeReload.Tests.$class" --no-ansi --progress off </dev/null >"$work/$class.out" 2>&1)
     status=$?
     summary="$(grep -E '^\s+(total|failed|succeeded|skipped):' "$work/$class.out" | tr -d ' ' | tr '\n' ' ')"
     if [[ $status -eq 0 ]]; then
