@@ -50,6 +50,8 @@ cleanup() {
   # Only the host processes this script started (their pids are recorded), never by name.
   local pid
   for pid in $(cat "$work"/*.pid 2>/dev/null); do kill "$pid" 2>/dev/null; done
+  # The prefix is this script's own: stop its server (started below with -p) and whatever still runs in it.
+  [[ -n ${wine_started:-} ]] && WINEPREFIX="$WINEPREFIX" "$wineserver" -k >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -124,6 +126,7 @@ mkdir -p "$WINEPREFIX"
 # program's output pipe and whoever reads it never sees the end. mscoree= only here: Wine's own Mono must not
 # be installed, and must not be disabled while .NET runs.
 "$wineserver" -p >/dev/null 2>&1
+wine_started=1
 if WINEDLLOVERRIDES=mscoree= timeout 300 "$wine" wineboot -i </dev/null >"$log" 2>&1; then
   ok "Wine prefix $WINEPREFIX ready ($((SECONDS - t)) s)"
 else
