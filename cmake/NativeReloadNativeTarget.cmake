@@ -7,6 +7,7 @@
 #    multi-config generators (Visual Studio, Xcode, Ninja Multi-Config) from
 #    appending a per-config subdirectory, so the file is at the same path
 #    (build/lib/greeter.dll, build/fixtures/...) whatever the generator;
+#  - no "lib" prefix on Windows (MinGW would write libgreeter.dll);
 #  - warnings and the export header;
 #  - g++ without STB_GNU_UNIQUE (-fno-gnu-unique): g++ gives vague-linkage
 #    objects (a static member of a class template, a static local of an
@@ -39,6 +40,12 @@ function(nativereload_native_library target)
   if(NOT APPLE AND NOT WIN32)
     target_compile_options(${target} PRIVATE
       "$<$<AND:$<COMPILE_LANG_AND_ID:CXX,GNU>,$<NOT:$<BOOL:$<TARGET_PROPERTY:NATIVERELOAD_GNU_UNIQUE>>>>:-fno-gnu-unique>")
+  endif()
+  # Windows names a DLL "greeter.dll"; MinGW's GCC would add the Unix "lib"
+  # prefix (libgreeter.dll), which build.ps1, the README and the host's
+  # LibraryNaming do not look for. (The import library keeps its prefix.)
+  if(WIN32)
+    set_target_properties(${target} PROPERTIES PREFIX "")
   endif()
   target_link_libraries(${target} PRIVATE NativeReload::headers)
   nativereload_enable_warnings(${target})

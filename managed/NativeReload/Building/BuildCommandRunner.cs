@@ -27,27 +27,11 @@ public static class BuildCommandRunner
     {
         ArgumentException.ThrowIfNullOrEmpty(command);
         ArgumentNullException.ThrowIfNull(onOutput);
-        var start = new ProcessStartInfo
-        {
-            FileName = OperatingSystem.IsWindows() ? "cmd.exe" : "/bin/sh",
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        if (OperatingSystem.IsWindows())
-        {
-            start.ArgumentList.Add("/d");
-            start.ArgumentList.Add("/s");
-            start.ArgumentList.Add("/c");
-        }
-        else
-        {
-            start.ArgumentList.Add("-c");
-        }
-
-        start.ArgumentList.Add(command);
+        ProcessStartInfo start = CreateStartInfo(command, workingDirectory, OperatingSystem.IsWindows());
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.RedirectStandardInput = true;
+        start.UseShellExecute = false;
 
         long started = Stopwatch.GetTimestamp();
         using var process = new Process { StartInfo = start };
@@ -87,5 +71,27 @@ public static class BuildCommandRunner
 
         process.WaitForExit(); // flushes the asynchronous output readers
         return new BuildResult(process.ExitCode, Stopwatch.GetElapsedTime(started), Cancelled: false);
+    }
+
+    /// <summary>How the shell is started for <paramref name="command"/> (public for its tests, which run on every OS).</summary>
+    /// <param name="command">The user's command line, passed to the shell as typed.</param>
+    /// <param name="workingDirectory">Where to run it.</param>
+    /// <param name="windows">True for <c>cmd.exe</c>, false for <c>/bin/sh</c>.</param>
+    internal static ProcessStartInfo CreateStartInfo(string command, string workingDirectory, bool windows)
+    {
+        var start = new ProcessStartInfo { FileName = windows ? "cmd.exe" : "/bin/sh", WorkingDirectory = workingDirectory };
+        if (windows)
+        {
+            // cmd does not parse its command line the way ArgumentList escapes it (\" for a quote): give it the raw
+            // line. With /s, cmd strips exactly the outer pair of quotes and runs the rest as typed.
+            start.Arguments = $"/d /s /c \"{command}\"";
+        }
+        else
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(command);
+        }
+
+        return start;
     }
 }

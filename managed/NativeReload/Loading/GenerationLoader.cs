@@ -9,7 +9,8 @@ namespace NativeReload.Loading;
 
 /// <summary>
 /// Turns a validated <see cref="CandidateFile"/> into a <see cref="LibraryGeneration{TExports}"/>: shadow copy,
-/// OS load, export binding (refused near the process's mapping limit: <see cref="MappingBudget"/>). On any failure everything it created is undone and a
+/// its dependencies from the original folder (<see cref="DependencyPreloader"/>), OS load, export binding (refused near
+/// the process's mapping limit: <see cref="MappingBudget"/>). On any failure everything it created is undone and a
 /// <see cref="LibraryLoadException"/> says why; the caller's current generation is never touched.
 /// </summary>
 /// <remarks>
@@ -57,6 +58,19 @@ internal static class GenerationLoader
             throw new LibraryLoadException(filePath, ReloadFailureReason.IoError, $"shadow copy {copy} does not hold the validated bytes (SHA-256 {copyHash ?? "unreadable"}, expected {candidate.ContentHash})");
         }
 
+        // The copy sits in the shadow folder, but its dependencies are beside the original ($ORIGIN, the DLL's
+        // folder): load those from there first, so the loader binds the copy to them.
+        PreloadedDependencies dependencies;
+        try
+        {
+            dependencies = DependencyPreloader.Load(candidate, number, shadows);
+        }
+        catch (LibraryLoadException)
+        {
+            shadows.TryDeleteCopy(copy);
+            throw;
+        }
+
         nint handle;
         try
         {
@@ -64,8 +78,9 @@ internal static class GenerationLoader
         }
         catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
         {
+            dependencies.Free();
             shadows.TryDeleteCopy(copy);
-            throw new LibraryLoadException(filePath, ReloadFailureReason.LoaderRejected, $"the loader refused it: {OneLine(e.Message)}", e);
+            throw new LibraryLoadException(filePath, ReloadFailureReason.LoaderRejected, $"the loader refused it: {OneLine(e.Message)}{DependencyPreloader.DescribeMissing(candidate)}", e);
         }
 
         try
@@ -95,6 +110,7 @@ internal static class GenerationLoader
             var generation = new LibraryGeneration<TExports>(number, filePath, copy, handle, candidate.ContentHash, exports)
             {
                 Plugin = plugin,
+                Dependencies = dependencies,
                 Warnings = warnings,
                 UniqueSymbols = candidate.Dynamic?.UniqueSymbols.Select(Validation.ItaniumDemangler.Demangle).ToArray() ?? [],
             };
@@ -108,6 +124,7 @@ internal static class GenerationLoader
         catch (Exception e)
         {
             NativeLibrary.Free(handle);
+            dependencies.Free();
             shadows.TryDeleteCopy(copy);
             if (e is LibraryLoadException)
             {

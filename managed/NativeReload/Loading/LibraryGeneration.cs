@@ -67,6 +67,9 @@ public abstract class LibraryGeneration
     /// <summary>True between a successful <c>nr_load</c> and the matching <c>nr_unload</c>: the library may reach the state block.</summary>
     internal bool HoldsState { get; set; }
 
+    /// <summary>The dependencies loaded from the original folder for this generation; freed after its own handle.</summary>
+    internal PreloadedDependencies Dependencies { get; init; } = PreloadedDependencies.None;
+
     /// <summary>The OS handle. Valid until the generation is retired.</summary>
     internal nint Handle { get; }
 
@@ -83,6 +86,7 @@ public abstract class LibraryGeneration
 
         IsRetired = true;
         NativeLibrary.Free(Handle);
+        Dependencies.Free();
     }
 
     /// <inheritdoc />

@@ -71,6 +71,9 @@ public sealed partial class ShadowCopyDirectory : IDisposable
         _logger = logger;
     }
 
+    /// <summary>The owner's logger, for what the loader reports about the copies (e.g. their dependencies).</summary>
+    internal ILogger Logger => _logger;
+
     /// <summary>Full path of this process's shadow directory.</summary>
     public string Path { get; }
 
