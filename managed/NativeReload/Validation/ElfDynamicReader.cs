@@ -25,12 +25,15 @@ internal static class ElfDynamicReader
     private const uint PtDynamic = 2;
     private const uint ShtDynSym = 11;
     private const long DtNull = 0;
+    private const long DtNeeded = 1;
     private const long DtHash = 4;
     private const long DtStrTab = 5;
     private const long DtSymTab = 6;
     private const long DtStrSz = 10;
     private const long DtSymEnt = 11;
     private const long DtSoname = 14;
+    private const long DtRPath = 15;
+    private const long DtRunPath = 29;
     private const long DtGnuHash = 0x6ffffef5;
     private const int MaxNameBytes = 4096;
 
@@ -81,6 +84,37 @@ internal static class ElfDynamicReader
         return new ElfDynamicInfo(soname, names, count);
     }
 
+    /// <summary>
+    /// What the library asks the dynamic loader for: its <c>DT_NEEDED</c> names and the folders it searches
+    /// (<c>DT_RUNPATH</c>, which replaces <c>DT_RPATH</c> when present, as in glibc). Empty for anything unreadable.
+    /// </summary>
+    public static (IReadOnlyList<string> Needed, IReadOnlyList<string> SearchFolders) ReadDependencies(ReadOnlySpan<byte> image)
+    {
+        if (!Header.TryRead(image, out Header h))
+        {
+            return ([], []);
+        }
+
+        Dynamic dyn = ReadDynamic(image, h);
+        if (dyn.StrTab is not { } strTab)
+        {
+            return ([], []);
+        }
+
+        ulong strSize = dyn.StrSize ?? (ulong)image.Length;
+        var needed = new List<string>();
+        foreach (ulong offset in dyn.Needed ?? [])
+        {
+            if (ReadName(image, strTab, strSize, offset) is { Length: > 0 } name)
+            {
+                needed.Add(name);
+            }
+        }
+
+        string searchPath = (dyn.RunPath ?? dyn.RPath) is { } pathOffset ? ReadName(image, strTab, strSize, pathOffset) ?? string.Empty : string.Empty;
+        return (needed, searchPath.Split(':', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     private static Dynamic ReadDynamic(ReadOnlySpan<byte> image, in Header h)
     {
         var dyn = default(Dynamic);
@@ -112,6 +146,9 @@ internal static class ElfDynamicReader
                     case DtStrSz: dyn.StrSize = value; break;
                     case DtSymEnt: dyn.SymEnt = value; break;
                     case DtSoname: dyn.SonameOffset = value; break;
+                    case DtNeeded: (dyn.Needed ??= []).Add(value); break;
+                    case DtRPath: dyn.RPath = value; break;
+                    case DtRunPath: dyn.RunPath = value; break;
                     case DtHash: hashAddress = value; break;
                     case DtGnuHash: gnuHashAddress = value; break;
                     default: break;
@@ -323,6 +360,9 @@ internal static class ElfDynamicReader
         public ulong? SonameOffset;
         public ulong? Hash;
         public ulong? GnuHash;
+        public List<ulong>? Needed;
+        public ulong? RPath;
+        public ulong? RunPath;
     }
 
     private readonly record struct Header(bool Is64, bool Big, ulong PhOff, ulong PhNum, ulong PhEntSize, ulong ShOff, ulong ShNum, ulong ShEntSize)
