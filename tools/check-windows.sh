@@ -257,9 +257,12 @@ if cmake --build "$build_dir" --parallel "$jobs" >"$log" 2>&1 \
   # MinGW's C++ runtime (libstdc++-6.dll, libgcc_s_seh-1.dll) for the C++ fixtures.
   export WINEPATH; WINEPATH="$(winpath "$(dirname "$(x86_64-w64-mingw32-g++ -print-file-name=libstdc++-6.dll)")")"
   # Namespaces or classes; not yet: ShadowCopying (hangs under Wine), the rest (docs/platforms.md).
+  # Left out under Wine, like ShadowCopying: classes whose tests are all skipped here (Linux-only mechanisms, ELF-only
+  # fixtures); a run of them hangs or ends with exit 9 in NUnit's runner under Wine, with nothing of ours running.
+  unix_only='&FullyQualifiedName!~CoreRuntimeLibrariesTests&FullyQualifiedName!~GenerationWarningsTests&FullyQualifiedName!~ElfDynamicReaderTests&FullyQualifiedName!~ItaniumDemanglerTests&FullyQualifiedName!~MappingBudgetTests'
   for class in Platforms.WindowsBuildCommandTests Loading Validation Building; do
     (cd "$work" && timeout 180 "$wine" "$(winpath "$root/artifacts/win-x64/tests/NativeReload.Tests.exe")" \
-       --filter "FullyQualifiedName~NativeReload.Tests.$class" --no-ansi --progress off </dev/null >"$work/$class.out" 2>&1)
+       --filter "FullyQualifiedName~NativeReload.Tests.$class$unix_only" --no-ansi --progress off </dev/null >"$work/$class.out" 2>&1)
     status=$?
     summary="$(grep -E '^\s+(total|failed|succeeded|skipped):' "$work/$class.out" | tr -d ' ' | tr '\n' ' ')"
     if [[ $status -eq 0 ]]; then
