@@ -92,7 +92,8 @@ public sealed class FaultInjectionTests
             Assert.That(outcome, Is.EqualTo(ReloadOutcome.Failed));
             Assert.That(recorder.Failures, Has.Count.EqualTo(1), "exactly one failure report");
             Assert.That(recorder.Failures.Single().Reason, Is.EqualTo(ReloadFailureReason.HostError));
-            Assert.That(recorder.Failures.Single().Detail, Does.Contain($"injected at {failingStep}"));
+            Assert.That(recorder.Failures.Single().Detail, Is.EqualTo($"the host failed {HostWords(failingStep)}: InvalidOperationException: injected at {failingStep}"),
+                "the step is named in the host's own words");
             Assert.That(recorder.Failures.Single().RunningGeneration, Is.EqualTo(1));
             Assert.That(library.Current.Number, Is.EqualTo(1), "the old generation serves");
             Assert.That(Call(library), Is.EqualTo("probe v1"));
@@ -108,6 +109,14 @@ public sealed class FaultInjectionTests
         AssertNothingLeft(library);
         AssertHooksBalanced();
     }
+
+    /// <summary>How the failure report names each step (the words a user reads after "the host failed").</summary>
+    private static string HostWords(ReloadStep step) => step switch
+    {
+        ReloadStep.Read => "while reading the file",
+        ReloadStep.Load => "while loading the new build",
+        _ => "during the plugin swap; rolled back to generation 1",
+    };
 
     [Test]
     public void Throw_AtRollback_AfterARefusedLoad_OldGenerationStillServes()

@@ -66,6 +66,13 @@ public sealed class LifecycleBookkeepingTests
     }
 
     [Test]
+    public void Constructor_RefusesAnEmptyPathAndANullBindCallback()
+    {
+        Assert.Throws<ArgumentException>(() => _ = new ReloadableLibrary<GreeterExports>(string.Empty, GreeterExports.Bind));
+        Assert.Throws<ArgumentNullException>(() => _ = new ReloadableLibrary<GreeterExports>(_dir.LibraryPath, null!));
+    }
+
+    [Test]
     public void FirstLoadFailure_LeavesNoShadowDirectory()
     {
         string root = Directory.CreateTempSubdirectory("nativereload-root-").FullName;
