@@ -541,9 +541,10 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
 
     private bool HandOver(LibraryGeneration<TExports> old, LibraryGeneration<TExports> next, Outbox outbox, ref LibraryGeneration<TExports> serving)
     {
-        if (ReaderSlots.IsHeldByCurrentThread(old) || !ReaderSlots.WaitUntilUnused(old, _options.RetireTimeout))
+        bool selfHeld = ReaderSlots.IsHeldByCurrentThread(old);
+        if (selfHeld || !ReaderSlots.WaitUntilUnused(old, _options.RetireTimeout))
         {
-            string why = ReaderSlots.IsHeldByCurrentThread(old)
+            string why = selfHeld
                 ? $"this thread is inside generation {old.Number} (a call scope is open around the safe point)"
                 : $"a call stayed inside generation {old.Number} for {_options.RetireTimeout.TotalSeconds:F0} s";
             FreeAndDelete(next, outbox);
