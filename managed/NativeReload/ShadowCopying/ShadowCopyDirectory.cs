@@ -58,6 +58,10 @@ public sealed partial class ShadowCopyDirectory : IDisposable
     /// <summary>Name of the lock file whose lock marks a directory as in use.</summary>
     internal const string OwnerFileName = ".owner";
 
+    // How long Dispose keeps trying to remove a copy the OS still holds: 10 tries, 50 ms apart.
+    private const int RemoveAttempts = 10;
+    private static readonly TimeSpan RemoveRetryDelay = TimeSpan.FromMilliseconds(50);
+
     private const string StagingPrefix = ".";
     private static int s_sweepUnavailableLogged;
     private readonly FileStream _ownerLock;
@@ -159,7 +163,10 @@ public sealed partial class ShadowCopyDirectory : IDisposable
             ? Directory.GetFiles(Path).Where(f => System.IO.Path.GetFileName(f) != OwnerFileName).ToArray()
             : [];
 
-    /// <summary>Removes the directory and every copy in it. Copies still mapped by the OS are removed by the next process.</summary>
+    /// <summary>
+    /// Removes the directory and every copy in it. A copy the OS still holds is retried for a moment; if the directory
+    /// still cannot be emptied it keeps its lock file, and the next process's sweep removes it.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
@@ -169,35 +176,63 @@ public sealed partial class ShadowCopyDirectory : IDisposable
 
         _disposed = true;
         _ownerLock.Dispose();
-        if (!OperatingSystem.IsWindows() && UnixDescriptors.IsSupported)
+
+        // Our lock is released: remove the directory exactly as a sweep would (a concurrent sweep may do it first). The
+        // lock file goes last, so whatever is left can still be proven abandoned. Retried because on Windows a freed
+        // DLL can stay locked for a moment (Wine unmaps after FreeLibrary returns; virus scanners open new files).
+        string reason = string.Empty;
+        for (int attempt = 1; attempt <= RemoveAttempts; attempt++)
         {
-            // Our lock is released: remove the directory exactly as a sweep would (a concurrent sweep may do it first).
-            string root = System.IO.Path.GetDirectoryName(Path)!;
-            using SafeFileHandle? rootHandle = UnixDescriptors.OpenDirectory(root, out int errno);
-            string reason = rootHandle is null ? Marshal.GetPInvokeErrorMessage(errno) : string.Empty;
-            if (rootHandle is not null
-                && UnixAbandonedDirectory.TryRemove(rootHandle, System.IO.Path.GetFileName(Path), out reason) is SweepVerdict.Removed or SweepVerdict.InUse)
+            SweepVerdict verdict = TryRemoveReleased(out reason);
+            if (verdict is SweepVerdict.Removed or SweepVerdict.InUse)
             {
                 return;
             }
 
-            if (Directory.Exists(Path))
+            if (verdict is not SweepVerdict.Failed || attempt == RemoveAttempts)
             {
-                Log.DirectoryLeft(_logger, Path, reason);
+                break;
             }
 
-            return;
+            Thread.Sleep(RemoveRetryDelay);
         }
 
-        try
+        if (Directory.Exists(Path))
         {
-            Directory.Delete(Path, recursive: true);
+            Log.DirectoryLeft(_logger, Path, reason);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    }
+
+    private SweepVerdict TryRemoveReleased(out string reason)
+    {
+        if (OperatingSystem.IsWindows())
         {
-            // Windows: a DLL that could not be unloaded is still locked. The next start removes it.
-            Log.DirectoryLeft(_logger, Path, e.Message);
+            return WindowsAbandonedDirectory.TryRemove(new DirectoryInfo(Path), out reason);
         }
+
+        if (!UnixDescriptors.IsSupported)
+        {
+            try
+            {
+                Directory.Delete(Path, recursive: true);
+                reason = string.Empty;
+                return SweepVerdict.Removed;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                reason = e.Message;
+                return SweepVerdict.Failed;
+            }
+        }
+
+        using SafeFileHandle? rootHandle = UnixDescriptors.OpenDirectory(System.IO.Path.GetDirectoryName(Path)!, out int errno);
+        if (rootHandle is null)
+        {
+            reason = Marshal.GetPInvokeErrorMessage(errno);
+            return SweepVerdict.Failed;
+        }
+
+        return UnixAbandonedDirectory.TryRemove(rootHandle, System.IO.Path.GetFileName(Path), out reason);
     }
 
     /// <summary>

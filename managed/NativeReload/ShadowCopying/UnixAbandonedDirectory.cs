@@ -82,10 +82,16 @@ internal static class UnixAbandonedDirectory
 
         // The owner is gone (its lock went with it, even if its pid was reused). Holding the lock, empty the directory.
         string? firstError = RemoveContents(directory, 0, keep: ShadowCopyDirectory.OwnerFileName);
+        if (firstError is not null)
+        {
+            reason = firstError; // the lock file stays: what is left can still be proven abandoned next time
+            return SweepVerdict.Failed;
+        }
+
         errno = UnixDescriptors.Unlink(directory, ShadowCopyDirectory.OwnerFileName, removeDirectory: false);
         if (errno is not 0 and not UnixDescriptors.ENOENT)
         {
-            firstError ??= $"{ShadowCopyDirectory.OwnerFileName}: {Describe(errno)}";
+            firstError = $"{ShadowCopyDirectory.OwnerFileName}: {Describe(errno)}";
         }
 
         owner.Dispose();
