@@ -52,7 +52,7 @@ public sealed unsafe class StateBlock
         {
             ObjectDisposedException.ThrowIf(IsFreed, this);
             StateBuffer buffer = Buffer;
-            return buffer.Data is null ? default : new ReadOnlySpan<byte>(buffer.Data, checked((int)buffer.Size));
+            return new ReadOnlySpan<byte>(buffer.Data, (int)buffer.Size); // Size <= MaxSize = int.MaxValue; (null, 0) is empty
         }
     }
 
@@ -112,8 +112,6 @@ public sealed unsafe class StateBlock
         {
             NativeMemory.AlignedFree((void*)replaced);
         }
-
-        _replaced.Clear();
     }
 
     internal NativeContract.HostState ToHostState(StateBuffer buffer, int loadKind, long generation) => new()
