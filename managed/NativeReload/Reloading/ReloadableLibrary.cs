@@ -595,14 +595,12 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         }
         catch (Exception e) when (!ReferenceEquals(serving, next))
         {
-            grown?.Free();
-            grown = null;
             failure = e as LibraryLoadException ?? HostFailure(e, $"during the plugin swap; rolled back to generation {old.Number}");
             return RollBack(old, next, unloaded, failure, outbox);
         }
         finally
         {
-            grown?.Free();
+            grown?.Free(); // a growth the new generation did not take (refused, failed): never adopted, never reachable
         }
 
         RaiseReloaded(next, old, outbox);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using NativeReload.Reloading;
@@ -187,22 +186,5 @@ public sealed class GenerationWarningsTests
         {
             Assert.Ignore($"fixture group '{group}' was not built on this platform (see build/fixtures/fixtures.txt)");
         }
-    }
-
-    private sealed record LogEntry(LogLevel Level, int EventId, string Message);
-
-    private sealed class RecordingLogger : ILogger
-    {
-        private readonly ConcurrentQueue<LogEntry> _entries = new();
-
-        public List<LogEntry> Entries => [.. _entries];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            _entries.Enqueue(new LogEntry(logLevel, eventId.Id, formatter(state, exception)));
     }
 }

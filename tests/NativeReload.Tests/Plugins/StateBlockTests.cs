@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using NativeReload.Plugins;
+using NativeReload.Tests.Support;
 
 namespace NativeReload.Tests.Plugins;
 
@@ -142,24 +142,5 @@ public sealed unsafe class StateBlockTests
                 .With.Message.EqualTo($"a state block of {StateBlock.MaxSize + 1} bytes is more than the {StateBlock.MaxSize} bytes allowed"));
     }
 
-    /// <summary>Bytes glibc holds in mmap'd chunks (mallinfo2's hblkhd).</summary>
-    private static long GlibcMappedBytes() => (long)MallInfo2().hblkhd;
-
-    [DllImport("libc", EntryPoint = "mallinfo2")]
-    private static extern MallInfo MallInfo2();
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MallInfo
-    {
-        public nuint arena;
-        public nuint ordblks;
-        public nuint smblks;
-        public nuint hblks;
-        public nuint hblkhd;
-        public nuint usmblks;
-        public nuint fsmblks;
-        public nuint uordblks;
-        public nuint fordblks;
-        public nuint keepcost;
-    }
+    private static long GlibcMappedBytes() => GlibcHeap.MappedBytes();
 }

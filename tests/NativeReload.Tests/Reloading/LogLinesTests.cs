@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using NativeReload.Reloading;
 using NativeReload.Tests.Support;
@@ -86,23 +85,5 @@ public sealed class LogLinesTests
         release.Set();
         Assert.That(caller.Join(TimeSpan.FromSeconds(10)), Is.True);
         Eventually.That(() => log.Lines(14).Any(l => l.Contains("Generation 1", StringComparison.Ordinal)), "the late free said");
-    }
-
-    /// <summary>Keeps every line with its event id.</summary>
-    private sealed class RecordingLogger : ILogger
-    {
-        private readonly ConcurrentQueue<(int Id, string Text)> _lines = new();
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            _lines.Enqueue((eventId.Id, formatter(state, exception)));
-
-        public int[] Ids() => _lines.Select(l => l.Id).ToArray();
-
-        public string[] Lines(int id) => _lines.Where(l => l.Id == id).Select(l => l.Text).ToArray();
     }
 }
