@@ -562,10 +562,10 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
             CallUnload(old, outbox);
             unloaded = true;
             Plugins.StateBlock block = _state ??= Plugins.StateBlock.Allocate(0);
-            InjectFault(ReloadStep.StateGrowth);
             ulong wanted = next.Plugin?.StateSize ?? 0;
             try
             {
+                InjectFault(ReloadStep.StateGrowth); // inside: an injected OutOfMemoryException takes the real path
                 grown = block.GrowthFor(wanted);
             }
             catch (OutOfMemoryException e)

@@ -157,9 +157,10 @@ public sealed class FaultInjectionTests
     }
 
     [Test]
-    public void Throw_AtRetire_TheSwapStands_AndTheOldGenerationIsStillFreed()
+    public void Throw_AtRetire_TheSwapStands_AndTheOldGenerationIsStillFreed_Once()
     {
         Files.ReplaceByRename("greeter_v1");
+        var log = new RecordingLogger();
         using var library = new ReloadableLibrary<GreeterExports>(Files.LibraryPath, GreeterExports.Bind,
             new ReloadableLibraryOptions
             {
@@ -171,13 +172,18 @@ public sealed class FaultInjectionTests
                         throw new InvalidOperationException("injected at Retire");
                     }
                 },
-            });
+            },
+            log);
         var recorder = new LibraryRecorder<GreeterExports>(library);
         Files.ReplaceByRename("greeter_v2");
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
         Assert.That(recorder.Failures, Is.Empty, "the new generation serves: nothing failed for the user");
         Assert.That(library.Current.Number, Is.EqualTo(2));
+        Assert.That(log.Entries.Where(e => e.EventId == 10).Select(e => e.Exception?.Message), Is.EqualTo(new[] { "injected at Retire" }),
+            "the host's own error is logged");
         Eventually.That(() => recorder.Retired.Any(r => r.Generation == 1), "generation 1 freed by the retry, not leaked");
+        Thread.Sleep(StuckGenerations.RetryInterval * 4);
+        Assert.That(recorder.Retired.Count(r => r.Generation == 1), Is.EqualTo(1), "and freed once: the retry owns it");
     }
 
     public static IEnumerable<TestCaseData> StallingSteps()

@@ -90,6 +90,21 @@ public sealed class HookResultTests
     }
 
     [Test]
+    public void Reload_RefusedByNrLoad_WithASuccessfulRollback_SaysOnlyTheRefusal()
+    {
+        var log = new RecordingLogger();
+        using var library = _probe.Open("state_probe_v1", logger: log);
+        NativeEnvironment.Set(LoadResult, "1:3");
+        _probe.Files.ReplaceByRename("state_probe_v2");
+
+        Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Failed));
+
+        Assert.That(log.Lines(15), Is.Empty, "the rollback succeeded");
+        Assert.That(log.Lines(3), Has.One.Contains("nr_load returned 3"));
+        Assert.That(_probe.HookLines(), Does.Contain("load kind=2 gen=1"), "generation 1 took its state back");
+    }
+
+    [Test]
     public void Unload_ThatReturnsAnError_IsSaid_AndTheReloadGoesOn()
     {
         var log = new RecordingLogger();

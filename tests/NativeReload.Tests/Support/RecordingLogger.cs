@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace NativeReload.Tests.Support;
 
 /// <summary>One line a <see cref="RecordingLogger"/> received.</summary>
-internal sealed record LogEntry(LogLevel Level, int EventId, string Message);
+internal sealed record LogEntry(LogLevel Level, int EventId, string Message, Exception? Exception = null);
 
 /// <summary>An <see cref="ILogger"/> that keeps every line, for tests that check what the library says and when.</summary>
 internal sealed class RecordingLogger : ILogger
@@ -20,7 +20,7 @@ internal sealed class RecordingLogger : ILogger
     public bool IsEnabled(LogLevel logLevel) => true;
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        _entries.Enqueue(new LogEntry(logLevel, eventId.Id, formatter(state, exception)));
+        _entries.Enqueue(new LogEntry(logLevel, eventId.Id, formatter(state, exception), exception));
 
     /// <summary>The event ids so far, in order.</summary>
     public int[] Ids() => _entries.Select(e => e.EventId).ToArray();
