@@ -15,7 +15,7 @@ public sealed class CallerSlotTests
         CallerSlot? other = null;
         var thread = new Thread(() => other = CallerSlot.ForCurrentThread());
         thread.Start();
-        thread.Join();
+        Assert.That(thread.Join(TimeSpan.FromSeconds(10)), Is.True);
 
         Assert.That(CallerSlot.ForCurrentThread(), Is.SameAs(mine));
         Assert.That(mine.OwnerThreadId, Is.EqualTo(Environment.CurrentManagedThreadId));

@@ -92,7 +92,7 @@ public sealed class ConcurrencyStressTests
         })
         { IsBackground = true, Name = "stress reloader" };
         reloader.Start();
-        reloader.Join();
+        bool reloaderEnded = reloader.Join(s_budget + TimeSpan.FromSeconds(30)); // a hung Reload() fails the test, not the run
         stop.Cancel();
         foreach (Caller caller in callers)
         {
@@ -104,6 +104,7 @@ public sealed class ConcurrencyStressTests
             + $"generations seen per thread: {string.Join(", ", callers.Select(c => c.GenerationsSeen))}");
         Assert.Multiple(() =>
         {
+            Assert.That(reloaderEnded, Is.True, "the reloading thread ended");
             Assert.That(reloadProblem, Is.Null, "every reload must load");
             Assert.That(reloads, Is.EqualTo(s_reloads), $"reloads done within {s_budget.TotalSeconds} s");
             Assert.That(problems, Is.Empty, "calls that did not see one whole, live generation");
