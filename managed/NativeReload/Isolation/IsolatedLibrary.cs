@@ -88,7 +88,6 @@ public sealed class IsolatedLibrary : IDisposable
         {
             _changes = new SettledChangeLoop(
                 FilePath,
-                "NativeReload isolated " + Path.GetFileName(FilePath),
                 _options,
                 () => Attempt(fromWatcher: true) == Outcome.NotSettled,
                 e => IsolationLog.ReloadError(_logger, e, FilePath),

@@ -119,7 +119,6 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         {
             _changes = new SettledChangeLoop(
                 FilePath,
-                "NativeReload " + Path.GetFileName(FilePath),
                 _options,
                 () => Attempt(fromWatcher: true) == AttemptResult.NotSettled,
                 e => Log.WorkerError(_logger, e, FilePath),

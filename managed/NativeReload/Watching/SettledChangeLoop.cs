@@ -40,16 +40,14 @@ internal sealed class SettledChangeLoop : IDisposable
     private bool _disposed;
 
     /// <param name="path">The library file to watch.</param>
-    /// <param name="name">Names the library in diagnostics (it was the name of the loop's own thread, before loops shared one).</param>
     /// <param name="options">Debounce, quiet period, settle timeout and polling interval.</param>
     /// <param name="attempt">Reads and loads the file; returns true when it has not settled and must be tried again.
     /// Runs on the thread pool, never twice at once for this loop.</param>
     /// <param name="onError">Receives an unexpected exception of <paramref name="attempt"/>; the loop goes on.</param>
     /// <param name="logger">The watcher's diagnostics.</param>
-    public SettledChangeLoop(string path, string name, Reloading.ReloadOptions options,
+    public SettledChangeLoop(string path, Reloading.ReloadOptions options,
         Func<bool> attempt, Action<Exception> onError, ILogger logger)
     {
-        Name = name;
         _attempt = attempt;
         _onError = onError;
         _renameDebounce = options.RenameDebounce;
@@ -58,9 +56,6 @@ internal sealed class SettledChangeLoop : IDisposable
         _scheduler = ChangeScheduler.Shared;
         _watcher = new LibraryFileWatcher(path, options.PollInterval, OnFileChanged, logger);
     }
-
-    /// <summary>Names the library in diagnostics.</summary>
-    public string Name { get; }
 
     /// <summary>Time since the last change was noticed.</summary>
     public TimeSpan SinceLastChange => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChangeTimestamp));

@@ -52,4 +52,24 @@ public sealed class QuietPeriodTests
             Assert.That(library.LastFailure, Is.Null);
         });
     }
+
+    [Test]
+    public void AfterAReload_TheLoopGoesQuiet_ASettledFileIsNotReadAgainAndAgain()
+    {
+        using var dir = new LibraryDirectory("settled");
+        dir.ReplaceByRename("greeter_v1");
+        var log = new RecordingLogger();
+        using var library = new ReloadableLibrary<GreeterExports>(dir.LibraryPath, GreeterExports.Bind,
+            new ReloadableLibraryOptions { QuietPeriod = TimeSpan.FromMilliseconds(30), PollInterval = TimeSpan.FromSeconds(5) }, log);
+        var reloaded = new ManualResetEventSlim();
+        library.Reloaded += (_, _) => reloaded.Set();
+
+        dir.ReplaceByRename("greeter_v2");
+        Assert.That(reloaded.Wait(TimeSpan.FromSeconds(10)), Is.True, "reloaded");
+        Thread.Sleep(600); // twenty quiet periods with no change
+
+        // An attempt that loaded (or found the content unchanged) is done: only a not-settled file is retried. At most
+        // one late event (the rename's directory entry) may read the file once more.
+        Assert.That(log.Lines(5), Has.Length.LessThanOrEqualTo(1), "reads of the unchanged file after the reload");
+    }
 }

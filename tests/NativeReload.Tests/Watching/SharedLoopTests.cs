@@ -144,7 +144,7 @@ public sealed class SharedLoopTests
         long lastWriteTimestamp = 0;
         long lastAttemptStart = 0;
         var options = new ReloadableLibraryOptions { QuietPeriod = TimeSpan.FromMilliseconds(20), PollInterval = TimeSpan.FromSeconds(5) };
-        using var loop = new SettledChangeLoop(dir.LibraryPath, "test", options, () =>
+        using var loop = new SettledChangeLoop(dir.LibraryPath, options, () =>
         {
             if (Interlocked.Increment(ref running) > 1)
             {
@@ -177,7 +177,7 @@ public sealed class SharedLoopTests
         using var inside = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         int attempts = 0;
-        var loop = new SettledChangeLoop(dir.LibraryPath, "test", new ReloadableLibraryOptions(), () =>
+        var loop = new SettledChangeLoop(dir.LibraryPath, new ReloadableLibraryOptions(), () =>
         {
             Interlocked.Increment(ref attempts);
             inside.Set();
