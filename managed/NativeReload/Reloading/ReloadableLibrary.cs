@@ -229,8 +229,9 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
 
         ref long entry = ref slot.At(depth);
         slot.Ticket++;
-        LibraryGeneration<TExports>? generation;
-        long value;
+        // Initialised although every path assigns them: lets mutation testing change this loop without a compile error.
+        LibraryGeneration<TExports>? generation = null;
+        long value = 0;
         while (true)
         {
             generation = _current;
