@@ -59,7 +59,8 @@ internal sealed class LibraryFileWatcher : IDisposable
         }
     }
 
-    private void Poll()
+    /// <summary>One polling round; the timer calls it, and tests call it to poll at a moment they choose.</summary>
+    internal void Poll()
     {
         FileStamp stamp = FileStamp.Capture(_path);
         if (PollLocked(stamp))
@@ -111,6 +112,11 @@ internal sealed class LibraryFileWatcher : IDisposable
             }
 
             bool missedByWatchers = events == 0;
+
+            // Only deletes heard, yet the file is not as it was after them: what came next was missed. The directory
+            // itself was deleted and re-created (a shared FileSystemWatcher is then deaf until renewed), or the file is
+            // simply gone (renewing costs one watcher).
+            bool deafAfterDelete = deletes > 0 && deletes == events;
             bool targetMoved = !string.Equals(stamp.ResolvedPath, previous.ResolvedPath, StringComparison.Ordinal)
                 || !string.Equals(stamp.LinkTarget, previous.LinkTarget, StringComparison.Ordinal);
             if (missedByWatchers)
@@ -122,7 +128,7 @@ internal sealed class LibraryFileWatcher : IDisposable
             // directory itself may have gone and come back between two polls), or a symlink now pointing elsewhere.
             if (missedByWatchers || targetMoved || deletes > 0)
             {
-                CreateWatchers(renew: missedByWatchers);
+                CreateWatchers(renew: missedByWatchers || deafAfterDelete);
             }
 
             // Report only what the watchers did not: a change they reported is already being handled, and a second,

@@ -1,0 +1,260 @@
+using NativeReload.Tests.Support;
+using NativeReload.Watching;
+
+namespace NativeReload.Tests.Watching;
+
+/// <summary>
+/// The polling fallback of <see cref="LibraryFileWatcher"/>, polled by the test at chosen moments (the timer is off):
+/// it reports what the watchers missed and only that, re-creates deaf watchers (a directory deleted and re-created, a
+/// symbolic link now pointing elsewhere), and says nothing after Dispose.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class LibraryFileWatcherTests
+{
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
+    private bool _previous;
+    private string _root = null!;
+
+    [SetUp]
+    public void CreateRoot()
+    {
+        _previous = LibraryFileWatcher.UseInotify;
+        _root = Directory.CreateTempSubdirectory("nativereload-lfw-").FullName;
+    }
+
+    [TearDown]
+    public void DeleteRoot()
+    {
+        LibraryFileWatcher.UseInotify = _previous;
+        Directory.Delete(_root, recursive: true);
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void Poll_WithNoChange_ReportsNothing(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string library = Library("target", [1]);
+        var heard = new KindRecorder();
+        using LibraryFileWatcher watcher = Watch(library, heard);
+
+        watcher.Poll();
+        watcher.Poll();
+
+        Assert.That(heard.Kinds, Is.Empty);
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void ChangeHeardByTheWatcher_IsNotReportedAgainByThePoll(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string library = Library("target", [1]);
+        var heard = new KindRecorder();
+        using LibraryFileWatcher watcher = Watch(library, heard);
+
+        File.WriteAllBytes(library, [1, 2, 3]);
+        Eventually.That(() => heard.Kinds.Length > 0, "the watcher hears the write", TimeSpan.FromSeconds(10));
+        Thread.Sleep(Quiet); // the rest of the write's events
+        watcher.Poll();
+
+        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled), "the watcher reported it: the poll stays quiet");
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void DirectoryCreatedAfterTheWatcher_IsWatchedFromTheNextPoll(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string directory = Path.Combine(_root, "target");
+        string library = Path.Combine(directory, "libx.so");
+        var heard = new KindRecorder();
+        var logger = new RecordingLogger();
+        using LibraryFileWatcher watcher = Watch(library, heard, logger);
+        Assert.That(logger.Lines(32), Is.Empty, "a directory that does not exist yet is left to polling without a warning");
+
+        Directory.CreateDirectory(directory);
+        watcher.Poll(); // no file yet: nothing to report, but the directory can be watched now
+        Assert.That(heard.Kinds, Is.Empty);
+        File.WriteAllBytes(library, [1]);
+
+        Eventually.That(() => heard.Kinds.Length > 0, "the new watcher hears the file being created", TimeSpan.FromSeconds(10));
+        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled));
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void ChangeTheWatchersMissed_IsReportedAsPolled_OnceAndThenWatched(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string directory = Path.Combine(_root, "target");
+        string library = Path.Combine(directory, "libx.so");
+        var heard = new KindRecorder();
+        var logger = new RecordingLogger();
+        using LibraryFileWatcher watcher = Watch(library, heard, logger);
+
+        Directory.CreateDirectory(directory); // no watcher could be there: this change is missed
+        File.WriteAllBytes(library, [1]);
+        watcher.Poll();
+        Assert.That(heard.Kinds, Is.EqualTo(new[] { FileChangeKind.Polled }), "the poll reports the change nobody heard");
+        Assert.That(logger.Lines(30), Has.Length.EqualTo(1), "the missed change is logged");
+
+        watcher.Poll();
+        Assert.That(heard.Kinds, Has.Length.EqualTo(1), "an unchanged file is not reported twice");
+
+        heard.Clear();
+        File.WriteAllBytes(library, [1, 2]);
+        Eventually.That(() => heard.Kinds.Length > 0, "the re-created watcher hears the next write", TimeSpan.FromSeconds(10));
+        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled));
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void DirectoryDeletedAndRecreated_IsLookedAtAgain_AndWatchedAgain(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string library = Library("target", [1]);
+        string directory = Path.GetDirectoryName(library)!;
+        var heard = new KindRecorder();
+        var logger = new RecordingLogger();
+        int hubDirectories = DirectoryWatcherHub.Shared.WatchedDirectoryCount;
+        using LibraryFileWatcher watcher = Watch(library, heard, logger);
+
+        Directory.Delete(directory, recursive: true); // cargo clean
+        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the watcher hears the delete", TimeSpan.FromSeconds(10));
+        watcher.Poll();
+        watcher.Poll();
+        Assert.Multiple(() =>
+        {
+            Assert.That(logger.Lines(33), Has.Length.EqualTo(1), "the lost directory is logged once");
+            Assert.That(DirectoryWatcherHub.Shared.WatchedDirectoryCount, Is.EqualTo(hubDirectories), "the deaf watcher is dropped");
+            Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled), "the delete was heard: nothing more to report");
+        });
+
+        heard.Clear();
+        Directory.CreateDirectory(directory);
+        watcher.Poll();
+        Assert.That(heard.Kinds, Is.EqualTo(new[] { FileChangeKind.Polled }), "the directory came back: the file is looked at even though its stamp (missing) did not change");
+        watcher.Poll();
+        Assert.That(heard.Kinds, Has.Length.EqualTo(1), "reported once, not at every poll");
+
+        heard.Clear();
+        File.WriteAllBytes(library, [1, 2]);
+        Eventually.That(() => heard.Kinds.Length > 0, "the watcher re-created for the new directory hears the build", TimeSpan.FromSeconds(10));
+        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled));
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void DirectoryReplacedBetweenTwoPolls_HeardDeletesRenewTheWatcher(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string library = Library("target", [1]);
+        string directory = Path.GetDirectoryName(library)!;
+        var heard = new KindRecorder();
+        using LibraryFileWatcher watcher = Watch(library, heard);
+
+        Directory.Delete(directory, recursive: true);
+        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the watcher hears the delete", TimeSpan.FromSeconds(10));
+        Directory.CreateDirectory(directory);
+        File.WriteAllBytes(library, [1, 2]); // into the new directory, unheard
+        watcher.Poll();
+        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled), "a delete was heard: the reload pipeline is already looking");
+
+        heard.Clear();
+        File.WriteAllBytes(library, [1, 2, 3]);
+        Eventually.That(() => heard.Kinds.Length > 0, "the watcher re-created after the heard delete hears the next write", TimeSpan.FromSeconds(10));
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void SymbolicLinkRetargeted_IsReported_AndTheNewTargetIsWatched(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string first = Library("a", [1]);
+        string second = Library("b", [2, 2]);
+        string link = Path.Combine(_root, "libx.so");
+        File.CreateSymbolicLink(link, first);
+        var heard = new KindRecorder();
+        using LibraryFileWatcher watcher = Watch(link, heard);
+
+        File.WriteAllBytes(first, [1, 1, 1]);
+        Eventually.That(() => heard.Kinds.Length > 0, "a write to the link's target is heard", TimeSpan.FromSeconds(10));
+        Thread.Sleep(Quiet);
+        watcher.Poll();
+
+        heard.Clear();
+        string temporary = link + ".tmp";
+        File.CreateSymbolicLink(temporary, second);
+        File.Move(temporary, link, overwrite: true); // ln -sfn: the link now points elsewhere
+        Eventually.That(() => heard.Kinds.Length > 0, "the retargeted link is heard", TimeSpan.FromSeconds(10));
+        Thread.Sleep(Quiet);
+        watcher.Poll();
+        Assert.That(heard.Kinds, Does.Contain(FileChangeKind.Polled), "a link now resolving elsewhere is reported by the poll");
+
+        heard.Clear();
+        File.WriteAllBytes(second, [3, 3, 3]);
+        Eventually.That(() => heard.Kinds.Length > 0, "a write to the new target is heard", TimeSpan.FromSeconds(10));
+        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled));
+    }
+
+    [Test]
+    public void SymbolicLinkTargetDirectoryDeleted_IsALostDirectory()
+    {
+        string target = Library("a", [1]);
+        string link = Path.Combine(_root, "libx.so");
+        File.CreateSymbolicLink(link, target);
+        var heard = new KindRecorder();
+        var logger = new RecordingLogger();
+        using LibraryFileWatcher watcher = Watch(link, heard, logger);
+
+        Directory.Delete(Path.GetDirectoryName(target)!, recursive: true);
+        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the target's delete is heard", TimeSpan.FromSeconds(10));
+        watcher.Poll();
+
+        Assert.That(logger.Lines(33), Has.Length.EqualTo(1), "the directory of the link's target is gone");
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void FileSystemWatcherFallback_IsNotAWarning_WhenChosen(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string library = Library("target", [1]);
+        var logger = new RecordingLogger();
+
+        using LibraryFileWatcher watcher = Watch(library, new KindRecorder(), logger);
+
+        Assert.That(logger.Lines(32), Is.Empty, "the directory is watched: no 'cannot watch'");
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void AfterDispose_NothingIsReported(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string library = Library("target", [1]);
+        var heard = new KindRecorder();
+        LibraryFileWatcher watcher = Watch(library, heard);
+
+        watcher.Dispose();
+        File.WriteAllBytes(library, [1, 2]);
+        Thread.Sleep(Quiet);
+        watcher.Poll();
+
+        Assert.That(heard.Kinds, Is.Empty);
+    }
+
+    private static LibraryFileWatcher Watch(string path, KindRecorder heard, RecordingLogger? logger = null) =>
+        new(path, Timeout.InfiniteTimeSpan, heard.Callback, logger ?? new RecordingLogger());
+
+    private string Library(string directoryName, byte[] content)
+    {
+        string directory = Path.Combine(_root, directoryName);
+        Directory.CreateDirectory(directory);
+        string path = Path.Combine(directory, "libx.so");
+        File.WriteAllBytes(path, content);
+        return path;
+    }
+}
