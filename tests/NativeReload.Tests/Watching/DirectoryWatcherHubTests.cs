@@ -147,30 +147,35 @@ public sealed class DirectoryWatcherHubTests
     [Test]
     public void LastSubscriberDisposed_ReleasesTheWatcher()
     {
-        int before = KindRecorder.InotifyInstances();
+        int before = KindRecorder.InotifyWatches();
         IDisposable first = _hub.Watch(_directory, "liba.so", _ => { }, renew: false, _ => { });
         IDisposable second = _hub.Watch(_directory, "libb.so", _ => { }, renew: false, _ => { });
-        Assert.That(KindRecorder.InotifyInstances() - before, Is.EqualTo(1), "two names in one directory share one watcher");
+        Assert.That(KindRecorder.InotifyWatches() - before, Is.EqualTo(1), "two names in one directory share one watcher");
 
         first.Dispose();
         Assert.That(_hub.WatchedDirectoryCount, Is.EqualTo(1));
         second.Dispose();
 
         Assert.That(_hub.WatchedDirectoryCount, Is.Zero);
-        Eventually.That(() => KindRecorder.InotifyInstances() == before, "the watcher's inotify instance is closed", TimeSpan.FromSeconds(10));
+        Eventually.That(() => KindRecorder.InotifyWatches() == before, "the watcher's inotify watch is removed", TimeSpan.FromSeconds(10));
     }
 
     [Test]
     public void Renew_ReplacesTheWatcher_WithoutLeakingTheOldOne()
     {
         KindRecorder first = Subscribe("liba.so");
-        int before = KindRecorder.InotifyInstances();
+        int before = KindRecorder.InotifyWatches();
 
         _subscriptions.Add(_hub.Watch(_directory, "libb.so", _ => { }, renew: true, _ => { }));
 
-        Eventually.That(() => KindRecorder.InotifyInstances() == before, "the old watcher's inotify instance is closed", TimeSpan.FromSeconds(10));
         File.WriteAllBytes(PathOf("liba.so"), [1]);
         Eventually.That(() => first.Kinds.Contains(FileChangeKind.Created), "the earlier subscriber hears through the new watcher", TimeSpan.FromSeconds(10));
+        foreach (IDisposable subscription in _subscriptions)
+        {
+            subscription.Dispose();
+        }
+
+        Eventually.That(() => KindRecorder.InotifyWatches() == before - 1, "no watch left behind by the replaced watcher", TimeSpan.FromSeconds(10));
     }
 
     [Test]

@@ -14,8 +14,29 @@ internal sealed class KindRecorder
 
     public void Clear() => _kinds.Clear();
 
-    /// <summary>Proc's count of this process's inotify instances (each <see cref="FileSystemWatcher"/> holds one on Linux).</summary>
-    public static int InotifyInstances() =>
-        Directory.EnumerateFileSystemEntries("/proc/self/fd")
-            .Count(fd => new FileInfo(fd).LinkTarget is "anon_inode:inotify");
+    /// <summary>
+    /// The inotify watches this process holds, from /proc (on Linux each <see cref="FileSystemWatcher"/> holds one,
+    /// whether or not the runtime shares one inotify instance between watchers).
+    /// </summary>
+    public static int InotifyWatches()
+    {
+        int watches = 0;
+        foreach (string fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is "anon_inode:inotify")
+                {
+                    watches += File.ReadLines(Path.Combine("/proc/self/fdinfo", Path.GetFileName(fd)))
+                        .Count(line => line.StartsWith("inotify wd:", StringComparison.Ordinal));
+                }
+            }
+            catch (IOException)
+            {
+                // closed while we looked
+            }
+        }
+
+        return watches;
+    }
 }

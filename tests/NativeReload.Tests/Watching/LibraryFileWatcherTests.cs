@@ -246,6 +246,23 @@ public sealed class LibraryFileWatcherTests
         Assert.That(heard.Kinds, Is.Empty);
     }
 
+    [Test]
+    public void DirectoryOfAMissingLibraryDeleted_ReleasesItsSharedWatcherAtTheNextPoll()
+    {
+        LibraryFileWatcher.UseInotify = false;
+        string directory = Path.Combine(_root, "target");
+        Directory.CreateDirectory(directory);
+        string library = Path.Combine(directory, "libx.so"); // not built yet
+        int hubDirectories = DirectoryWatcherHub.Shared.WatchedDirectoryCount;
+        using LibraryFileWatcher watcher = Watch(library, new KindRecorder());
+        Assert.That(DirectoryWatcherHub.Shared.WatchedDirectoryCount, Is.EqualTo(hubDirectories + 1));
+
+        Directory.Delete(directory);
+        watcher.Poll();
+
+        Assert.That(DirectoryWatcherHub.Shared.WatchedDirectoryCount, Is.EqualTo(hubDirectories), "a watcher on a deleted directory is deaf for good: dropped, not kept");
+    }
+
     private static LibraryFileWatcher Watch(string path, KindRecorder heard, RecordingLogger? logger = null) =>
         new(path, Timeout.InfiniteTimeSpan, heard.Callback, logger ?? new RecordingLogger());
 

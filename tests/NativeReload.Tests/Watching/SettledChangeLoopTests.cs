@@ -133,8 +133,14 @@ public sealed class SettledChangeLoopTests
         var attempts = new Attempts(_ => false);
         SettledChangeLoop loop = Loop(attempts.Run);
 
-        Touch();
-        loop.Dispose();
+        using (FileStream writer = File.OpenWrite(_library))
+        {
+            writer.Write([1, 2]);
+            writer.Flush(); // a write still open: the quiet period applies
+            Thread.Sleep(50);
+            loop.Dispose();
+        }
+
         Thread.Sleep(QuietPeriod * 3);
 
         Assert.That(attempts.Count, Is.Zero);
