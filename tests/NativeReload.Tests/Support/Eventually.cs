@@ -10,10 +10,12 @@ internal static class Eventually
 
     public static void That(Func<bool> condition, string what, TimeSpan? timeout = null)
     {
-        DateTime deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        // The monotonic clock: a wall-clock step (NTP in a VM) must neither end the wait early nor stretch it.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        TimeSpan limit = timeout ?? DefaultTimeout;
         while (!condition())
         {
-            if (DateTime.UtcNow > deadline)
+            if (waited.Elapsed > limit)
             {
                 Assert.Fail($"timed out waiting for: {what}");
             }
