@@ -210,6 +210,25 @@ public sealed partial class ShadowCopyLifecycleTests
         }
     }
 
+    [Test]
+    public void RemoveAbandoned_OfARootThatDoesNotExist_RemovesNothing_AndDoesNotThrow()
+    {
+        Assert.That(ShadowCopyDirectory.RemoveAbandoned(Path.Combine(_root, "missing"), new RecordingLogger()), Is.Zero);
+    }
+
+    [Test]
+    public void Dispose_AfterItsRootWasDeleted_DoesNotThrow_AndReportsNothingLeft()
+    {
+        var log = new RecordingLogger();
+        string root = Directory.CreateDirectory(Path.Combine(_root, "doomed")).FullName;
+        ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(root, log);
+        shadows.WriteCopy("libx.so", 1, [1]);
+        Directory.Delete(root, recursive: true); // e.g. a temp cleaner removed it while the host ran
+
+        Assert.DoesNotThrow(shadows.Dispose);
+        Assert.That(log.Lines(DirectoryLeft), Is.Empty, "nothing is left to report");
+    }
+
     private static string OurName() =>
         $"{ShadowCopyDirectory.DirectoryPrefix}2000000000-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}Xy9aB0";
 

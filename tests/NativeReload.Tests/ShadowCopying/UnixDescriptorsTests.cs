@@ -136,13 +136,13 @@ public sealed partial class UnixDescriptorsTests
         Assert.That(UnixDescriptors.ReadNames(root), Is.EquivalentTo(expected));
         if (OperatingSystem.IsLinux())
         {
-            int before = Directory.GetFiles("/proc/self/fd").Length;
+            int before = Directory.GetFileSystemEntries("/proc/self/fd").Length;
             for (int i = 0; i < 20; i++)
             {
                 UnixDescriptors.ReadNames(root);
             }
 
-            Assert.That(Directory.GetFiles("/proc/self/fd").Length - before, Is.LessThan(5), "no descriptor left open per listing");
+            Assert.That(Directory.GetFileSystemEntries("/proc/self/fd").Length - before, Is.LessThan(5), "no descriptor left open per listing");
         }
     }
 
