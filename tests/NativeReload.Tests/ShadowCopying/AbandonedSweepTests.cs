@@ -256,14 +256,14 @@ public sealed partial class AbandonedSweepTests
             // warm-up: the first Create loads libc entry points and the regex
         }
 
-        int before = Directory.GetFiles("/proc/self/fd").Length;
+        int before = Directory.GetFileSystemEntries("/proc/self/fd").Length;
         for (int i = 0; i < 50; i++)
         {
             using ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(_root);
             shadows.WriteCopy("libx.so", i, [1]);
         }
 
-        int after = Directory.GetFiles("/proc/self/fd").Length;
+        int after = Directory.GetFileSystemEntries("/proc/self/fd").Length;
         Assert.That(after - before, Is.LessThan(5), $"open descriptors {before} -> {after}: Dispose releases the lock file");
         Assert.That(Directory.GetFileSystemEntries(_root), Is.Empty, "every directory removed");
     }

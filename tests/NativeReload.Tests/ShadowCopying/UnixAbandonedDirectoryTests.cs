@@ -1,0 +1,285 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+using NativeReload.ShadowCopying;
+
+namespace NativeReload.Tests.ShadowCopying;
+
+/// <summary>
+/// One candidate of the sweep, judged by <see cref="UnixAbandonedDirectory.TryRemove"/>: every verdict and the exact
+/// reason the log shows for it, and what is (and is not) removed.
+/// </summary>
+/// <remarks>The tests run as root: "another user" is uid 65534 set with <c>lchown</c>.</remarks>
+[TestFixture]
+[NonParallelizable]
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed partial class UnixAbandonedDirectoryTests
+{
+    private const int Nobody = 65534;
+    private const int ENOENT = 2;
+
+    private string _root = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Ignore("Unix descriptors");
+        }
+
+        _root = Directory.CreateTempSubdirectory("nr-unix-abandoned-").FullName;
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        if (_root is not null && Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    [Test]
+    public void ARegularFileUnderOurName_IsNotOurs_AsNotADirectory()
+    {
+        string name = OurName();
+        File.WriteAllText(Path.Combine(_root, name), "someone's file");
+
+        Assert.That(Judge(name, out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Is.EqualTo("not a directory (a symbolic link or a file)"));
+        Assert.That(File.Exists(Path.Combine(_root, name)), Is.True);
+    }
+
+    [Test]
+    public void ASymlinkUnderOurName_IsNotOurs_AsNotADirectory_AndItsTargetIsUntouched()
+    {
+        string target = Directory.CreateDirectory(Path.Combine(_root, "target")).FullName;
+        File.SetUnixFileMode(target, (UnixFileMode)0b111_000_000);
+        File.WriteAllText(Path.Combine(target, ".owner"), string.Empty);
+        string name = OurName();
+        File.CreateSymbolicLink(Path.Combine(_root, name), target);
+
+        Assert.That(Judge(name, out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Is.EqualTo("not a directory (a symbolic link or a file)"));
+        Assert.That(File.Exists(Path.Combine(target, ".owner")), Is.True);
+    }
+
+    [Test]
+    public void AnEntryThatIsGone_IsNotOurs_AndTheReasonNamesTheError()
+    {
+        Assert.That(Judge(OurName(), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Is.EqualTo($"cannot open it ({Marshal.GetPInvokeErrorMessage(ENOENT)})"));
+    }
+
+    [Test]
+    public void ADirectoryOfAnotherUser_IsNotOurs_AndTheReasonShowsItsOwnerAndMode()
+    {
+        string directory = PlantStale();
+        Assert.That(LChown(directory, Nobody, Nobody), Is.Zero);
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Is.EqualTo($"owner uid {Nobody}, mode 700: only directories of uid {Geteuid()} with mode 700 are ours"));
+        Assert.That(File.Exists(Path.Combine(directory, ".owner")), Is.True);
+    }
+
+    [Test]
+    public void ADirectoryOfAnotherMode_IsNotOurs_AndTheReasonShowsTheMode()
+    {
+        string directory = PlantStale(mode: (UnixFileMode)0b111_101_000); // 0750
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Is.EqualTo($"owner uid {Geteuid()}, mode 750: only directories of uid {Geteuid()} with mode 700 are ours"));
+        Assert.That(File.Exists(Path.Combine(directory, ".owner")), Is.True);
+    }
+
+    [Test]
+    public void ADirectoryWithoutALockFile_IsNotOurs_AndKeepsItsFiles()
+    {
+        string directory = PlantStale(ownerFile: false);
+        File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Is.EqualTo($"no lock file ({Marshal.GetPInvokeErrorMessage(ENOENT)}); it cannot be proven abandoned"));
+        Assert.That(File.Exists(Path.Combine(directory, "libx.so")), Is.True);
+    }
+
+    [Test]
+    public void ALockFileThatIsASymlink_IsNeverFollowed_AndTheDirectoryIsNotOurs()
+    {
+        // The link points at a perfectly lockable file of ours: following it would "prove" the directory abandoned.
+        string directory = PlantStale(ownerFile: false);
+        string elsewhere = Path.Combine(_root, "lockable");
+        File.WriteAllText(elsewhere, string.Empty);
+        File.CreateSymbolicLink(Path.Combine(directory, ".owner"), elsewhere);
+        File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Does.StartWith("no lock file (").And.EndWith("); it cannot be proven abandoned"));
+        Assert.That(File.Exists(Path.Combine(directory, "libx.so")), Is.True);
+    }
+
+    [Test]
+    public void ALockFileThatIsADirectory_IsNotOurs()
+    {
+        string directory = PlantStale(ownerFile: false);
+        Directory.CreateDirectory(Path.Combine(directory, ".owner"));
+        File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Is.EqualTo("its lock file is not a regular file of ours"));
+        Assert.That(File.Exists(Path.Combine(directory, "libx.so")), Is.True);
+    }
+
+    [Test]
+    public void ALockFileOfAnotherUser_IsNotOurs()
+    {
+        string directory = PlantStale();
+        Assert.That(LChown(Path.Combine(directory, ".owner"), Nobody, Nobody), Is.Zero);
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Is.EqualTo("its lock file is not a regular file of ours"));
+    }
+
+    [Test]
+    public void ALockFileThatIsAFifo_IsNotOurs_AndNeverBlocksTheSweep()
+    {
+        // Opening a FIFO for reading blocks until a writer comes, unless O_NONBLOCK: a planted FIFO must not hang us.
+        string directory = PlantStale(ownerFile: false);
+        string fifo = Path.Combine(directory, ".owner");
+        Assert.That(MkFifo(fifo, 0b110_000_000), Is.Zero, "mkfifo");
+
+        string reason = string.Empty;
+        var judge = Task.Run(() => Judge(Path.GetFileName(directory), out reason));
+        bool finished = judge.Wait(TimeSpan.FromSeconds(10));
+        if (!finished)
+        {
+            using var writer = new FileStream(fifo, FileMode.Open, FileAccess.Write); // lets the blocked open return
+        }
+
+        Assert.That(finished, Is.True, "the sweep returned without waiting for a writer");
+        Assert.That(judge.Result, Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(reason, Is.EqualTo("its lock file is not a regular file of ours"));
+    }
+
+    [Test]
+    public void ALockHeldByALiveOwner_IsInUse_AndNothingIsRemoved()
+    {
+        string directory = PlantStale();
+        File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
+        using (new FileStream(Path.Combine(directory, ".owner"), FileMode.Open, FileAccess.ReadWrite, FileShare.None)) // flock(LOCK_EX)
+        {
+            Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.InUse));
+            Assert.That(reason, Is.EqualTo("in use"));
+            Assert.That(File.Exists(Path.Combine(directory, "libx.so")), Is.True);
+        }
+
+        Assert.That(Judge(Path.GetFileName(directory), out string afterwards), Is.EqualTo(SweepVerdict.Removed), "once its owner let go");
+        Assert.That(afterwards, Is.Empty);
+    }
+
+    [Test]
+    public void NestedSubdirectories_AreRemovedWithTheirFiles()
+    {
+        string directory = PlantStale();
+        string deepest = Directory.CreateDirectory(Path.Combine(directory, "a", "b", "c")).FullName;
+        File.WriteAllBytes(Path.Combine(deepest, "f"), [1]);
+        File.WriteAllBytes(Path.Combine(directory, "a", "g"), [1]);
+        Directory.CreateDirectory(Path.Combine(directory, "empty"));
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.Removed));
+        Assert.That(reason, Is.Empty);
+        Assert.That(Directory.Exists(directory), Is.False);
+    }
+
+    [Test]
+    public void ASubdirectorySymlink_IsUnlinked_NotFollowed()
+    {
+        string target = Directory.CreateDirectory(Path.Combine(_root, "target")).FullName;
+        File.WriteAllText(Path.Combine(target, "precious"), "keep me");
+        string directory = PlantStale();
+        Directory.CreateDirectory(Path.Combine(directory, "sub"));
+        File.CreateSymbolicLink(Path.Combine(directory, "sub", "link"), target);
+
+        Assert.That(Judge(Path.GetFileName(directory), out _), Is.EqualTo(SweepVerdict.Removed));
+        Assert.That(Directory.Exists(directory), Is.False);
+        Assert.That(File.Exists(Path.Combine(target, "precious")), Is.True);
+    }
+
+    [Test]
+    public void SevenNestedLevels_AreRemoved()
+    {
+        string directory = PlantStale();
+        string deepest = Directory.CreateDirectory(Path.Combine([directory, .. Levels(7)])).FullName;
+        File.WriteAllBytes(Path.Combine(deepest, "f"), [1]);
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.Removed), reason);
+        Assert.That(Directory.Exists(directory), Is.False);
+    }
+
+    [Test]
+    public void EightNestedLevels_AreNotWalked_AndTheSweepFailsKeepingTheLockFile()
+    {
+        string directory = PlantStale();
+        Directory.CreateDirectory(Path.Combine([directory, .. Levels(8)]));
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.Failed));
+        Assert.That(reason, Is.EqualTo("d8: nested deeper than 8 levels"), "the innermost reason, not 'd1: directory not empty'");
+        Assert.That(Directory.Exists(Path.Combine([directory, .. Levels(8)])), Is.True);
+        Assert.That(File.Exists(Path.Combine(directory, ".owner")), Is.True, "what is left can still be proven abandoned");
+    }
+
+    [Test]
+    public void ASubdirectoryOfAnotherUser_IsNotEntered_AndTheSweepFailsKeepingTheLockFile()
+    {
+        string directory = PlantStale();
+        string theirs = Directory.CreateDirectory(Path.Combine(directory, "sub", "theirs")).FullName;
+        File.WriteAllBytes(Path.Combine(theirs, "f"), [1]);
+        Assert.That(LChown(theirs, Nobody, Nobody), Is.Zero);
+
+        // Many removable siblings: the first error must survive the entries removed after it (whatever the listing order).
+        for (int i = 0; i < 20; i++)
+        {
+            File.WriteAllBytes(Path.Combine(directory, $"libx.g{i}.so"), [1]);
+        }
+
+        Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.Failed));
+        Assert.That(reason, Is.EqualTo($"theirs: not a directory of ours (uid {Nobody})"));
+        Assert.That(File.Exists(Path.Combine(theirs, "f")), Is.True, "nothing in another user's directory is touched");
+        Assert.That(File.Exists(Path.Combine(directory, ".owner")), Is.True, "the lock file stays for the next sweep");
+    }
+
+    private static IEnumerable<string> Levels(int count) => Enumerable.Range(1, count).Select(i => $"d{i}");
+
+    private SweepVerdict Judge(string name, out string reason)
+    {
+        using SafeFileHandle? root = UnixDescriptors.OpenDirectory(_root, out int errno);
+        Assert.That(root, Is.Not.Null, $"open {_root}: errno {errno}");
+        return UnixAbandonedDirectory.TryRemove(root!, name, out reason);
+    }
+
+    private static string OurName() =>
+        $"{ShadowCopyDirectory.DirectoryPrefix}2000000000-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}Xy9aB0";
+
+    /// <summary>A directory as a dead process would have left it: named like ours, mode 0700, an unlocked lock file.</summary>
+    private string PlantStale(UnixFileMode mode = (UnixFileMode)0b111_000_000, bool ownerFile = true)
+    {
+        string directory = Directory.CreateDirectory(Path.Combine(_root, OurName())).FullName;
+        File.SetUnixFileMode(directory, mode);
+        if (ownerFile)
+        {
+            File.WriteAllText(Path.Combine(directory, ".owner"), string.Empty);
+        }
+
+        return directory;
+    }
+
+    [LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int LChown(string path, int owner, int group);
+
+    [LibraryImport("libc", EntryPoint = "mkfifo", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int MkFifo(string path, int mode);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint Geteuid();
+}
