@@ -1,6 +1,5 @@
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using NativeReload.ShadowCopying;
+using NativeReload.Tests.Support;
 
 namespace NativeReload.Tests.ShadowCopying;
 
@@ -16,10 +15,9 @@ namespace NativeReload.Tests.ShadowCopying;
 [TestFixture]
 [NonParallelizable]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed partial class AbandonedSweepTests
+public sealed class AbandonedSweepTests
 {
     /// <summary>A pid no process can have (above every pid_max), so the old pid check says "dead".</summary>
-    private const int DeadPid = 2_000_000_000;
 
     private const int VictimFiles = 50;
 
@@ -59,7 +57,7 @@ public sealed partial class AbandonedSweepTests
     [Test]
     public void Sweep_RemovesOurOwnAbandonedDirectory()
     {
-        string stale = PlantStaleDirectory();
+        string stale = StaleShadowDirectory.Plant(_root);
         File.WriteAllBytes(Path.Combine(stale, "libx.g1.0123456789abcdef.so"), [1, 2, 3]);
 
         Assert.That(ShadowCopyDirectory.RemoveAbandoned(_root), Is.EqualTo(1));
@@ -71,13 +69,13 @@ public sealed partial class AbandonedSweepTests
     [TestCase(false, true, TestName = "Sweep_LeavesADirectoryWhoseLockFileBelongsToAnotherUser")]
     public void Sweep_LeavesWhatAnotherUserOwns(bool directoryIsTheirs, bool lockFileIsTheirs)
     {
-        string planted = PlantStaleDirectory();
+        string planted = StaleShadowDirectory.Plant(_root);
         string ownerFile = Path.Combine(planted, ".owner");
         foreach ((string entry, bool theirs) in new[] { (planted, directoryIsTheirs), (ownerFile, lockFileIsTheirs) })
         {
             if (theirs)
             {
-                Assert.That(LChown(entry, 65534, 65534), Is.Zero, $"chown {entry}");
+                Assert.That(StaleShadowDirectory.LChown(entry, 65534, 65534), Is.Zero, $"chown {entry}");
             }
         }
 
@@ -88,7 +86,7 @@ public sealed partial class AbandonedSweepTests
     [Test]
     public void Sweep_LeavesADirectoryOtherUsersCanRead()
     {
-        string planted = PlantStaleDirectory(mode: (UnixFileMode)0b111_101_101); // 0755: not made by mkdtemp
+        string planted = StaleShadowDirectory.Plant(_root, mode: (UnixFileMode)0b111_101_101); // 0755: not made by mkdtemp
 
         Assert.That(ShadowCopyDirectory.RemoveAbandoned(_root), Is.Zero);
         Assert.That(File.Exists(Path.Combine(planted, ".owner")), Is.True, "a directory that is not mode 0700 is not ours");
@@ -98,7 +96,7 @@ public sealed partial class AbandonedSweepTests
     public void Sweep_LeavesADirectoryNotNamedExactlyLikeOurs()
     {
         // Owner-only, ours, lock file free: everything but the name. "nativereload-<pid>-anything" is not our naming.
-        string planted = PlantStaleDirectory(name: $"{ShadowCopyDirectory.DirectoryPrefix}{DeadPid}-notours12");
+        string planted = StaleShadowDirectory.Plant(_root, name: $"{ShadowCopyDirectory.DirectoryPrefix}{StaleShadowDirectory.DeadPid}-notours12");
 
         Assert.That(ShadowCopyDirectory.RemoveAbandoned(_root), Is.Zero);
         Assert.That(File.Exists(Path.Combine(planted, ".owner")), Is.True);
@@ -107,7 +105,7 @@ public sealed partial class AbandonedSweepTests
     [Test]
     public void Sweep_LeavesADirectoryWithoutAnOwnerFile()
     {
-        string planted = PlantStaleDirectory(ownerFile: false);
+        string planted = StaleShadowDirectory.Plant(_root, ownerFile: false);
         Directory.SetLastWriteTimeUtc(planted, DateTime.UtcNow.AddDays(-1));
 
         Assert.That(ShadowCopyDirectory.RemoveAbandoned(_root), Is.Zero);
@@ -117,7 +115,7 @@ public sealed partial class AbandonedSweepTests
     [Test]
     public void Sweep_UnlinksASymlinkInsideAStaleDirectory_NeverItsTarget()
     {
-        string stale = PlantStaleDirectory();
+        string stale = StaleShadowDirectory.Plant(_root);
         File.CreateSymbolicLink(Path.Combine(stale, "sub"), _victim);
         File.CreateSymbolicLink(Path.Combine(stale, "file.so"), Path.Combine(_victim, "precious00.txt"));
 
@@ -131,7 +129,7 @@ public sealed partial class AbandonedSweepTests
     {
         File.WriteAllText(Path.Combine(_victim, ".owner"), string.Empty); // lockable: looks abandoned through the link
         Directory.SetLastWriteTimeUtc(_victim, DateTime.UtcNow.AddDays(-1));
-        string link = Path.Combine(_root, OurName() );
+        string link = Path.Combine(_root, StaleShadowDirectory.Name() );
         File.CreateSymbolicLink(link, _victim);
 
         ShadowCopyDirectory.RemoveAbandoned(_root);
@@ -151,7 +149,7 @@ public sealed partial class AbandonedSweepTests
         var lost = new List<string>();
         for (int run = 0; run < Runs; run++)
         {
-            string stale = PlantStaleDirectory();
+            string stale = StaleShadowDirectory.Plant(_root);
             string away = Directory.CreateDirectory(Path.Combine(_away, $"run{run}")).FullName;
             for (int d = 0; d < Subdirectories; d++)
             {
@@ -306,24 +304,6 @@ public sealed partial class AbandonedSweepTests
         return swaps;
     }
 
-    /// <summary>A name exactly like the ones <see cref="ShadowCopyDirectory.Create"/> makes, with a dead pid.</summary>
-    private static string OurName() =>
-        $"{ShadowCopyDirectory.DirectoryPrefix}{DeadPid}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}Xy9aB0";
-
-    /// <summary>Plants a directory named like ours as a dead process would have left it (owner-only, unlocked lock file).</summary>
-    private string PlantStaleDirectory(UnixFileMode mode = (UnixFileMode)0b111_000_000, bool ownerFile = true, string? name = null)
-    {
-        string directory = Path.Combine(_root, name ?? OurName());
-        Directory.CreateDirectory(directory);
-        File.SetUnixFileMode(directory, mode);
-        if (ownerFile)
-        {
-            File.WriteAllText(Path.Combine(directory, ".owner"), string.Empty);
-        }
-
-        return directory;
-    }
-
     private int VictimFilesLeft() => Directory.GetFiles(_victim, "precious*").Length;
 
     private void RestoreVictim()
@@ -333,7 +313,4 @@ public sealed partial class AbandonedSweepTests
             File.WriteAllText(Path.Combine(_victim, $"precious{i:D2}.txt"), "keep me");
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int LChown(string path, int owner, int group);
 }

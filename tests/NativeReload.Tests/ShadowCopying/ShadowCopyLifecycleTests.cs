@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using NativeReload.ShadowCopying;
 using NativeReload.Tests.Support;
 
@@ -13,7 +12,7 @@ namespace NativeReload.Tests.ShadowCopying;
 [TestFixture]
 [NonParallelizable]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed partial class ShadowCopyLifecycleTests
+public sealed class ShadowCopyLifecycleTests
 {
     private const int Created = 20;
     private const int CopyNotDeleted = 21;
@@ -60,7 +59,7 @@ public sealed partial class ShadowCopyLifecycleTests
     [Test]
     public void Create_SweepsItsRootOnce_ThenLeavesLaterLeftoversForTheNextProcess()
     {
-        string first = PlantStale();
+        string first = StaleShadowDirectory.Plant(_root);
         var log = new RecordingLogger();
 
         using (ShadowCopyDirectory.Create(_root, log))
@@ -69,7 +68,7 @@ public sealed partial class ShadowCopyLifecycleTests
             Assert.That(log.Lines(AbandonedRemoved), Is.EqualTo(new[] { $"Removed shadow copies left by a process that exited: {first}" }));
         }
 
-        string second = PlantStale();
+        string second = StaleShadowDirectory.Plant(_root);
         using (ShadowCopyDirectory.Create(_root))
         {
             Assert.That(Directory.Exists(second), Is.True, "a second Create under the same root does not sweep again");
@@ -171,7 +170,7 @@ public sealed partial class ShadowCopyLifecycleTests
         Assert.That(File.Exists(copy), Is.True, "a directory that is not provably ours is not emptied");
         Assert.That(log.Lines(DirectoryLeft), Is.EqualTo(new[]
         {
-            $"Shadow directory {shadows.Path} left for the next start: owner uid {Geteuid()}, mode 755: only directories of uid {Geteuid()} with mode 700 are ours",
+            $"Shadow directory {shadows.Path} left for the next start: owner uid {StaleShadowDirectory.Geteuid()}, mode 755: only directories of uid {StaleShadowDirectory.Geteuid()} with mode 700 are ours",
         }));
         Assert.That(time.ElapsedMilliseconds, Is.LessThan(300), "not ours is final: no retries (10 x 50 ms)");
     }
@@ -180,10 +179,10 @@ public sealed partial class ShadowCopyLifecycleTests
     public void RemoveAbandoned_LogsEachVerdict_AndCountsOnlyRemovals()
     {
         var log = new RecordingLogger();
-        string removed = PlantStale();
-        string failed = PlantStale();
+        string removed = StaleShadowDirectory.Plant(_root);
+        string failed = StaleShadowDirectory.Plant(_root);
         Directory.CreateDirectory(Path.Combine([failed, .. Enumerable.Range(1, 8).Select(i => $"d{i}")]));
-        string notOurs = PlantStale(ownerFile: false);
+        string notOurs = StaleShadowDirectory.Plant(_root, ownerFile: false);
         using ShadowCopyDirectory live = ShadowCopyDirectory.Create(Directory.CreateDirectory(Path.Combine(_root, "elsewhere")).FullName);
         string inUse = Path.Combine(_root, Path.GetFileName(live.Path));
         Directory.Move(live.Path, inUse); // still locked by the live instance
@@ -229,21 +228,4 @@ public sealed partial class ShadowCopyLifecycleTests
         Assert.That(log.Lines(DirectoryLeft), Is.Empty, "nothing is left to report");
     }
 
-    private static string OurName() =>
-        $"{ShadowCopyDirectory.DirectoryPrefix}2000000000-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}Xy9aB0";
-
-    private string PlantStale(bool ownerFile = true)
-    {
-        string directory = Directory.CreateDirectory(Path.Combine(_root, OurName())).FullName;
-        File.SetUnixFileMode(directory, (UnixFileMode)0b111_000_000);
-        if (ownerFile)
-        {
-            File.WriteAllText(Path.Combine(directory, ".owner"), string.Empty);
-        }
-
-        return directory;
-    }
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    private static partial uint Geteuid();
 }

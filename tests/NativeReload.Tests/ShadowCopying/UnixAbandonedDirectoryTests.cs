@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using NativeReload.ShadowCopying;
+using NativeReload.Tests.Support;
 
 namespace NativeReload.Tests.ShadowCopying;
 
@@ -43,7 +43,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ARegularFileUnderOurName_IsNotOurs_AsNotADirectory()
     {
-        string name = OurName();
+        string name = StaleShadowDirectory.Name();
         File.WriteAllText(Path.Combine(_root, name), "someone's file");
 
         Assert.That(Judge(name, out string reason), Is.EqualTo(SweepVerdict.NotOurs));
@@ -57,7 +57,7 @@ public sealed partial class UnixAbandonedDirectoryTests
         string target = Directory.CreateDirectory(Path.Combine(_root, "target")).FullName;
         File.SetUnixFileMode(target, (UnixFileMode)0b111_000_000);
         File.WriteAllText(Path.Combine(target, ".owner"), string.Empty);
-        string name = OurName();
+        string name = StaleShadowDirectory.Name();
         File.CreateSymbolicLink(Path.Combine(_root, name), target);
 
         Assert.That(Judge(name, out string reason), Is.EqualTo(SweepVerdict.NotOurs));
@@ -68,35 +68,35 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void AnEntryThatIsGone_IsNotOurs_AndTheReasonNamesTheError()
     {
-        Assert.That(Judge(OurName(), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
+        Assert.That(Judge(StaleShadowDirectory.Name(), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
         Assert.That(reason, Is.EqualTo($"cannot open it ({Marshal.GetPInvokeErrorMessage(ENOENT)})"));
     }
 
     [Test]
     public void ADirectoryOfAnotherUser_IsNotOurs_AndTheReasonShowsItsOwnerAndMode()
     {
-        string directory = PlantStale();
-        Assert.That(LChown(directory, Nobody, Nobody), Is.Zero);
+        string directory = StaleShadowDirectory.Plant(_root);
+        Assert.That(StaleShadowDirectory.LChown(directory, Nobody, Nobody), Is.Zero);
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
-        Assert.That(reason, Is.EqualTo($"owner uid {Nobody}, mode 700: only directories of uid {Geteuid()} with mode 700 are ours"));
+        Assert.That(reason, Is.EqualTo($"owner uid {Nobody}, mode 700: only directories of uid {StaleShadowDirectory.Geteuid()} with mode 700 are ours"));
         Assert.That(File.Exists(Path.Combine(directory, ".owner")), Is.True);
     }
 
     [Test]
     public void ADirectoryOfAnotherMode_IsNotOurs_AndTheReasonShowsTheMode()
     {
-        string directory = PlantStale(mode: (UnixFileMode)0b111_101_000); // 0750
+        string directory = StaleShadowDirectory.Plant(_root, mode: (UnixFileMode)0b111_101_000); // 0750
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
-        Assert.That(reason, Is.EqualTo($"owner uid {Geteuid()}, mode 750: only directories of uid {Geteuid()} with mode 700 are ours"));
+        Assert.That(reason, Is.EqualTo($"owner uid {StaleShadowDirectory.Geteuid()}, mode 750: only directories of uid {StaleShadowDirectory.Geteuid()} with mode 700 are ours"));
         Assert.That(File.Exists(Path.Combine(directory, ".owner")), Is.True);
     }
 
     [Test]
     public void ADirectoryWithoutALockFile_IsNotOurs_AndKeepsItsFiles()
     {
-        string directory = PlantStale(ownerFile: false);
+        string directory = StaleShadowDirectory.Plant(_root, ownerFile: false);
         File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
@@ -108,7 +108,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     public void ALockFileThatIsASymlink_IsNeverFollowed_AndTheDirectoryIsNotOurs()
     {
         // The link points at a perfectly lockable file of ours: following it would "prove" the directory abandoned.
-        string directory = PlantStale(ownerFile: false);
+        string directory = StaleShadowDirectory.Plant(_root, ownerFile: false);
         string elsewhere = Path.Combine(_root, "lockable");
         File.WriteAllText(elsewhere, string.Empty);
         File.CreateSymbolicLink(Path.Combine(directory, ".owner"), elsewhere);
@@ -122,7 +122,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ALockFileThatIsADirectory_IsNotOurs()
     {
-        string directory = PlantStale(ownerFile: false);
+        string directory = StaleShadowDirectory.Plant(_root, ownerFile: false);
         Directory.CreateDirectory(Path.Combine(directory, ".owner"));
         File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
 
@@ -134,8 +134,8 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ALockFileOfAnotherUser_IsNotOurs()
     {
-        string directory = PlantStale();
-        Assert.That(LChown(Path.Combine(directory, ".owner"), Nobody, Nobody), Is.Zero);
+        string directory = StaleShadowDirectory.Plant(_root);
+        Assert.That(StaleShadowDirectory.LChown(Path.Combine(directory, ".owner"), Nobody, Nobody), Is.Zero);
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
         Assert.That(reason, Is.EqualTo("its lock file is not a regular file of ours"));
@@ -145,7 +145,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     public void ALockFileThatIsAFifo_IsNotOurs_AndNeverBlocksTheSweep()
     {
         // Opening a FIFO for reading blocks until a writer comes, unless O_NONBLOCK: a planted FIFO must not hang us.
-        string directory = PlantStale(ownerFile: false);
+        string directory = StaleShadowDirectory.Plant(_root, ownerFile: false);
         string fifo = Path.Combine(directory, ".owner");
         Assert.That(MkFifo(fifo, 0b110_000_000), Is.Zero, "mkfifo");
 
@@ -165,7 +165,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ALockHeldByALiveOwner_IsInUse_AndNothingIsRemoved()
     {
-        string directory = PlantStale();
+        string directory = StaleShadowDirectory.Plant(_root);
         File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
         using (new FileStream(Path.Combine(directory, ".owner"), FileMode.Open, FileAccess.ReadWrite, FileShare.None)) // flock(LOCK_EX)
         {
@@ -181,7 +181,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void NestedSubdirectories_AreRemovedWithTheirFiles()
     {
-        string directory = PlantStale();
+        string directory = StaleShadowDirectory.Plant(_root);
         string deepest = Directory.CreateDirectory(Path.Combine(directory, "a", "b", "c")).FullName;
         File.WriteAllBytes(Path.Combine(deepest, "f"), [1]);
         File.WriteAllBytes(Path.Combine(directory, "a", "g"), [1]);
@@ -197,7 +197,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     {
         string target = Directory.CreateDirectory(Path.Combine(_root, "target")).FullName;
         File.WriteAllText(Path.Combine(target, "precious"), "keep me");
-        string directory = PlantStale();
+        string directory = StaleShadowDirectory.Plant(_root);
         Directory.CreateDirectory(Path.Combine(directory, "sub"));
         File.CreateSymbolicLink(Path.Combine(directory, "sub", "link"), target);
 
@@ -209,7 +209,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void SevenNestedLevels_AreRemoved()
     {
-        string directory = PlantStale();
+        string directory = StaleShadowDirectory.Plant(_root);
         string deepest = Directory.CreateDirectory(Path.Combine([directory, .. Levels(7)])).FullName;
         File.WriteAllBytes(Path.Combine(deepest, "f"), [1]);
 
@@ -220,7 +220,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void EightNestedLevels_AreNotWalked_AndTheSweepFailsKeepingTheLockFile()
     {
-        string directory = PlantStale();
+        string directory = StaleShadowDirectory.Plant(_root);
         Directory.CreateDirectory(Path.Combine([directory, .. Levels(8)]));
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.Failed));
@@ -232,10 +232,10 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ASubdirectoryOfAnotherUser_IsNotEntered_AndTheSweepFailsKeepingTheLockFile()
     {
-        string directory = PlantStale();
+        string directory = StaleShadowDirectory.Plant(_root);
         string theirs = Directory.CreateDirectory(Path.Combine(directory, "sub", "theirs")).FullName;
         File.WriteAllBytes(Path.Combine(theirs, "f"), [1]);
-        Assert.That(LChown(theirs, Nobody, Nobody), Is.Zero);
+        Assert.That(StaleShadowDirectory.LChown(theirs, Nobody, Nobody), Is.Zero);
 
         // Many removable siblings: the first error must survive the entries removed after it (whatever the listing order).
         for (int i = 0; i < 20; i++)
@@ -258,28 +258,6 @@ public sealed partial class UnixAbandonedDirectoryTests
         return UnixAbandonedDirectory.TryRemove(root!, name, out reason);
     }
 
-    private static string OurName() =>
-        $"{ShadowCopyDirectory.DirectoryPrefix}2000000000-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}Xy9aB0";
-
-    /// <summary>A directory as a dead process would have left it: named like ours, mode 0700, an unlocked lock file.</summary>
-    private string PlantStale(UnixFileMode mode = (UnixFileMode)0b111_000_000, bool ownerFile = true)
-    {
-        string directory = Directory.CreateDirectory(Path.Combine(_root, OurName())).FullName;
-        File.SetUnixFileMode(directory, mode);
-        if (ownerFile)
-        {
-            File.WriteAllText(Path.Combine(directory, ".owner"), string.Empty);
-        }
-
-        return directory;
-    }
-
-    [LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int LChown(string path, int owner, int group);
-
     [LibraryImport("libc", EntryPoint = "mkfifo", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int MkFifo(string path, int mode);
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    private static partial uint Geteuid();
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using NativeReload.ShadowCopying;
+using NativeReload.Tests.Support;
 
 namespace NativeReload.Tests.ShadowCopying;
 
@@ -12,7 +13,7 @@ namespace NativeReload.Tests.ShadowCopying;
 [TestFixture]
 [NonParallelizable]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed partial class UnixDescriptorsTests
+public sealed class UnixDescriptorsTests
 {
     private const int OCloexec = 0x80000; // 02000000 on every Linux architecture
     private const int ONonBlock = 0x800;  // 04000 on every Linux architecture
@@ -152,7 +153,7 @@ public sealed partial class UnixDescriptorsTests
         string file = Path.Combine(_root, "file");
         File.WriteAllText(file, "x");
         File.SetUnixFileMode(file, (UnixFileMode)0b110_100_000); // 0640
-        Assert.That(LChown(file, 65534, 65534), Is.Zero);
+        Assert.That(StaleShadowDirectory.LChown(file, 65534, 65534), Is.Zero);
         Directory.CreateDirectory(Path.Combine(_root, "dir"));
         File.SetUnixFileMode(Path.Combine(_root, "dir"), (UnixFileMode)0b111_000_000);
         using SafeFileHandle root = OpenRoot();
@@ -225,7 +226,4 @@ public sealed partial class UnixDescriptorsTests
         string line = File.ReadLines($"/proc/self/fdinfo/{fd}").First(l => l.StartsWith("flags:", StringComparison.Ordinal));
         return Convert.ToInt32(line["flags:".Length..].Trim(), 8);
     }
-
-    [LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int LChown(string path, int owner, int group);
 }
