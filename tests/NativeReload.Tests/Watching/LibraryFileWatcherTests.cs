@@ -103,10 +103,7 @@ public sealed class LibraryFileWatcherTests
         watcher.Poll();
         Assert.That(heard.Kinds, Has.Length.EqualTo(1), "an unchanged file is not reported twice");
 
-        heard.Clear();
-        File.WriteAllBytes(library, [1, 2]);
-        Eventually.That(() => heard.Kinds.Length > 0, "the re-created watcher hears the next write", TimeSpan.FromSeconds(10));
-        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled));
+        AssertAWatcherHears(heard, library, [1, 2], "the re-created watcher hears the next write");
     }
 
     [TestCase(true)]
@@ -139,10 +136,7 @@ public sealed class LibraryFileWatcherTests
         watcher.Poll();
         Assert.That(heard.Kinds, Has.Length.EqualTo(1), "reported once, not at every poll");
 
-        heard.Clear();
-        File.WriteAllBytes(library, [1, 2]);
-        Eventually.That(() => heard.Kinds.Length > 0, "the watcher re-created for the new directory hears the build", TimeSpan.FromSeconds(10));
-        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled));
+        AssertAWatcherHears(heard, library, [1, 2], "the watcher re-created for the new directory hears the build");
     }
 
     [TestCase(true)]
@@ -193,10 +187,7 @@ public sealed class LibraryFileWatcherTests
         watcher.Poll();
         Assert.That(heard.Kinds, Does.Contain(FileChangeKind.Polled), "a link now resolving elsewhere is reported by the poll");
 
-        heard.Clear();
-        File.WriteAllBytes(second, [3, 3, 3]);
-        Eventually.That(() => heard.Kinds.Length > 0, "a write to the new target is heard", TimeSpan.FromSeconds(10));
-        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled));
+        AssertAWatcherHears(heard, second, [3, 3, 3], "a write to the new target is heard");
     }
 
     [Test]
@@ -273,5 +264,14 @@ public sealed class LibraryFileWatcherTests
         string path = Path.Combine(directory, "libx.so");
         File.WriteAllBytes(path, content);
         return path;
+    }
+
+    /// <summary>Writes <paramref name="content"/> and checks that a watcher, not the poll, reports it.</summary>
+    private static void AssertAWatcherHears(KindRecorder heard, string path, byte[] content, string what)
+    {
+        heard.Clear();
+        File.WriteAllBytes(path, content);
+        Eventually.That(() => heard.Kinds.Length > 0, what, TimeSpan.FromSeconds(10));
+        Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled));
     }
 }
