@@ -64,7 +64,10 @@ public abstract class LibraryGeneration
     /// <summary>The <c>load_kind</c> of this generation's last <c>nr_load</c> (passed back to its <c>nr_unload</c>).</summary>
     internal int LastLoadKind { get; set; }
 
-    /// <summary>True between a successful <c>nr_load</c> and the matching <c>nr_unload</c>: the library may reach the state block.</summary>
+    /// <summary>
+    /// True between a successful load (its <c>nr_load</c>, if it has one) and the matching <c>nr_unload</c>: the library may
+    /// reach the state block, and is owed its <c>nr_unload</c> before it is unloaded.
+    /// </summary>
     internal bool HoldsState { get; set; }
 
     /// <summary>The dependencies loaded from the original folder for this generation; freed after its own handle.</summary>

@@ -671,7 +671,9 @@ public sealed class ReloadableLibrary<TExports> : IDisposable
         if (result == 0)
         {
             generation.LastLoadKind = loadKind;
-            generation.HoldsState = plugin.HasLoad;
+            // Owed an nr_unload from now on, whichever hooks it has: one with only nr_unload is told before every
+            // unload too (the isolated worker does the same), and a missing nr_unload is simply not called.
+            generation.HoldsState = true;
             if (plugin.Info is not null)
             {
                 block.Layout = plugin.StateLayout;
