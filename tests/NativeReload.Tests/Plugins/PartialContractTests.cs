@@ -34,7 +34,7 @@ public sealed class PartialContractTests
     [Test]
     public void OnlyNrUnload_RunsBeforeEveryUnload_TheReloadsAndTheDisposes()
     {
-        var library = Open("state_probe_unload_only");
+        var library = _probe.Open("state_probe_unload_only");
         _probe.Files.ReplaceByRename("state_probe_unload_only_v2");
 
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
@@ -50,7 +50,7 @@ public sealed class PartialContractTests
     [Test]
     public void OnlyInfoAndNrLoad_IsLoadedAndReloaded_AndNoMissingNrUnloadIsCalled()
     {
-        var library = Open("state_probe_load_only");
+        var library = _probe.Open("state_probe_load_only");
         _probe.Files.ReplaceByRename("state_probe_v2");
 
         Assert.That(library.Reload(), Is.EqualTo(ReloadOutcome.Loaded));
@@ -71,12 +71,5 @@ public sealed class PartialContractTests
         Assert.That(e.Reason, Is.EqualTo(ReloadFailureReason.InitFailed));
         Assert.That(e.Detail, Is.EqualTo("nr_load returned 1 on the first load"),
             "no info: a zero-sized block, which the probe's nr_load refuses (it needs sizeof(probe_state))");
-    }
-
-    private ReloadableLibrary<ProbeExports> Open(string fixture)
-    {
-        _probe.Files.ReplaceByRename(fixture);
-        return new ReloadableLibrary<ProbeExports>(
-            _probe.Files.LibraryPath, ProbeExports.Bind, new ReloadableLibraryOptions { WatchForChanges = false });
     }
 }
