@@ -1,11 +1,5 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using System.Runtime.Versioning;
-using System.Security.Cryptography;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Win32.SafeHandles;
 
 namespace NativeReload.ShadowCopying;
 
@@ -48,7 +42,7 @@ namespace NativeReload.ShadowCopying;
 /// directory, which no sweep removes (it cannot be told apart from one being set up).
 /// </para>
 /// </remarks>
-public sealed partial class ShadowCopyDirectory : IDisposable
+public sealed class ShadowCopyDirectory : IDisposable
 {
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> s_sweptRoots = new(StringComparer.Ordinal);
 
@@ -62,14 +56,14 @@ public sealed partial class ShadowCopyDirectory : IDisposable
     private const int RemoveAttempts = 10;
     private static readonly TimeSpan RemoveRetryDelay = TimeSpan.FromMilliseconds(50);
 
-    private const string StagingPrefix = ".";
-    private static int s_sweepUnavailableLogged;
+    private readonly ShadowRoot _root;
     private readonly FileStream _ownerLock;
     private readonly ILogger _logger;
     private bool _disposed;
 
-    private ShadowCopyDirectory(string path, FileStream ownerLock, ILogger logger)
+    private ShadowCopyDirectory(ShadowRoot root, string path, FileStream ownerLock, ILogger logger)
     {
+        _root = root;
         Path = path;
         _ownerLock = ownerLock;
         _logger = logger;
@@ -88,7 +82,11 @@ public sealed partial class ShadowCopyDirectory : IDisposable
     /// </summary>
     /// <param name="root">Where to create the directory; it must allow executing mapped code (not <c>noexec</c>).</param>
     /// <param name="logger">Receives cleanup diagnostics.</param>
-    public static ShadowCopyDirectory Create(string? root = null, ILogger? logger = null)
+    public static ShadowCopyDirectory Create(string? root = null, ILogger? logger = null) =>
+        CreateOn(ShadowRoot.Current, root, logger);
+
+    /// <summary><see cref="Create(string?, ILogger?)"/> with a given system's implementation (tests drive each one).</summary>
+    internal static ShadowCopyDirectory CreateOn(ShadowRoot system, string? root, ILogger? logger)
     {
         logger ??= NullLogger.Instance;
         root ??= DefaultRoot();
@@ -97,12 +95,12 @@ public sealed partial class ShadowCopyDirectory : IDisposable
         {
             // Once per root and process: what a crashed process left is there at start; sweeping again for every
             // library cost ~15 ms each beside 1,000 live directories (lock-probing every one), for nothing new.
-            RemoveAbandoned(root, logger);
+            system.RemoveAbandoned(root, logger);
         }
 
-        (string path, FileStream ownerLock) = OperatingSystem.IsWindows() ? CreateOnWindows(root) : CreateOnUnix(root);
+        (string path, FileStream ownerLock) = system.Create(root);
         Log.ShadowDirectoryCreated(logger, path);
-        return new ShadowCopyDirectory(path, ownerLock, logger);
+        return new ShadowCopyDirectory(system, path, ownerLock, logger);
     }
 
     /// <summary>The root used when none is given: <c>NATIVERELOAD_SHADOW_ROOT</c> or the temporary directory.</summary>
@@ -125,7 +123,7 @@ public sealed partial class ShadowCopyDirectory : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         string stem = System.IO.Path.GetFileNameWithoutExtension(originalFileName);
         string extension = System.IO.Path.GetExtension(originalFileName);
-        string name = $"{stem}.g{generation}.{RandomToken()}{extension}";
+        string name = $"{stem}.g{generation}.{ShadowRoot.RandomToken()}{extension}";
         string copyPath = System.IO.Path.Combine(Path, name);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
@@ -183,7 +181,7 @@ public sealed partial class ShadowCopyDirectory : IDisposable
         string reason = string.Empty;
         for (int attempt = 1; attempt <= RemoveAttempts; attempt++)
         {
-            SweepVerdict verdict = TryRemoveReleased(out reason);
+            SweepVerdict verdict = _root.TryRemoveReleased(Path, out reason);
             if (verdict is SweepVerdict.Removed or SweepVerdict.InUse)
             {
                 return;
@@ -203,38 +201,6 @@ public sealed partial class ShadowCopyDirectory : IDisposable
         }
     }
 
-    private SweepVerdict TryRemoveReleased(out string reason)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return WindowsAbandonedDirectory.TryRemove(new DirectoryInfo(Path), out reason);
-        }
-
-        if (!UnixDescriptors.IsSupported)
-        {
-            try
-            {
-                Directory.Delete(Path, recursive: true);
-                reason = string.Empty;
-                return SweepVerdict.Removed;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                reason = e.Message;
-                return SweepVerdict.Failed;
-            }
-        }
-
-        using SafeFileHandle? rootHandle = UnixDescriptors.OpenDirectory(System.IO.Path.GetDirectoryName(Path)!, out int errno);
-        if (rootHandle is null)
-        {
-            reason = Marshal.GetPInvokeErrorMessage(errno);
-            return SweepVerdict.Failed;
-        }
-
-        return UnixAbandonedDirectory.TryRemove(rootHandle, System.IO.Path.GetFileName(Path), out reason);
-    }
-
     /// <summary>
     /// Removes this user's shadow directories under <paramref name="root"/> whose owning process is gone, and nothing
     /// else: see the class remarks for what makes a directory ours and why no link is ever followed.
@@ -242,174 +208,6 @@ public sealed partial class ShadowCopyDirectory : IDisposable
     /// <param name="root">The shadow root to scan.</param>
     /// <param name="logger">Receives one line per removed directory.</param>
     /// <returns>How many directories were removed.</returns>
-    public static int RemoveAbandoned(string root, ILogger? logger = null)
-    {
-        logger ??= NullLogger.Instance;
-        if (OperatingSystem.IsWindows())
-        {
-            return RemoveAbandonedOnWindows(root, logger);
-        }
-
-        if (!UnixDescriptors.IsSupported)
-        {
-            if (Interlocked.Exchange(ref s_sweepUnavailableLogged, 1) == 0)
-            {
-                Log.SweepUnavailable(logger, root, UnixDescriptors.UnsupportedReason);
-            }
-
-            return 0;
-        }
-
-        using SafeFileHandle? rootHandle = UnixDescriptors.OpenDirectory(root, out _);
-        if (rootHandle is null)
-        {
-            return 0;
-        }
-
-        List<string> names;
-        try
-        {
-            names = UnixDescriptors.ReadNames(rootHandle);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-
-        int removed = 0;
-        foreach (string name in names)
-        {
-            if (OwnedName().IsMatch(name))
-            {
-                SweepVerdict verdict = UnixAbandonedDirectory.TryRemove(rootHandle, name, out string reason);
-                removed += Report(logger, System.IO.Path.Combine(root, name), verdict, reason);
-            }
-        }
-
-        return removed;
-    }
-
-    [SupportedOSPlatform("windows")]
-    private static int RemoveAbandonedOnWindows(string root, ILogger logger)
-    {
-        IEnumerable<DirectoryInfo> candidates;
-        try
-        {
-            candidates = new DirectoryInfo(root).EnumerateDirectories(DirectoryPrefix + "*").ToArray();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return 0;
-        }
-
-        int removed = 0;
-        foreach (DirectoryInfo directory in candidates)
-        {
-            if (OwnedName().IsMatch(directory.Name))
-            {
-                SweepVerdict verdict = WindowsAbandonedDirectory.TryRemove(directory, out string reason);
-                removed += Report(logger, directory.FullName, verdict, reason);
-            }
-        }
-
-        return removed;
-    }
-
-    private static int Report(ILogger logger, string path, SweepVerdict verdict, string reason)
-    {
-        switch (verdict)
-        {
-            case SweepVerdict.Removed:
-                Log.AbandonedRemoved(logger, path);
-                return 1;
-            case SweepVerdict.Failed:
-                Log.AbandonedNotRemoved(logger, path, reason);
-                return 0;
-            case SweepVerdict.NotOurs:
-                Log.ShadowDirectorySkipped(logger, path, reason);
-                return 0;
-            default:
-                return 0; // in use: the normal case for every other running host
-        }
-    }
-
-    /// <summary>
-    /// mkdtemp under a staging name the sweep never matches, the locked lock file inside, then the rename to the final
-    /// name: the directory appears under a sweepable name already locked.
-    /// </summary>
-    [UnsupportedOSPlatform("windows")]
-    private static (string Path, FileStream OwnerLock) CreateOnUnix(string root)
-    {
-        // mkdtemp: exclusive creation (never reuses or follows an existing entry), mode 0700 whatever the umask;
-        // 64 random bits from us plus mkdtemp's own suffix make the name unguessable.
-        string fullRoot = System.IO.Path.GetFullPath(root);
-        string staging = UnixDirectories.MakeTemporaryDirectory(
-            System.IO.Path.Combine(fullRoot, $"{StagingPrefix}{DirectoryPrefix}{Environment.ProcessId}-{RandomToken()}"));
-        FileStream? ownerLock = null;
-        try
-        {
-            UnixFileMode mode = File.GetUnixFileMode(staging);
-            if ((mode & (UnixFileMode)0b000_111_111) != 0)
-            {
-                throw new IOException($"{staging}: shadow directory is accessible to other users (mode {mode}); refusing to use it");
-            }
-
-            ownerLock = CreateOwnerLock(staging);
-            string path = System.IO.Path.Combine(fullRoot, System.IO.Path.GetFileName(staging)[StagingPrefix.Length..]);
-            Directory.Move(staging, path); // rename(2): atomic; fails rather than replace an existing entry
-            return (path, ownerLock);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            ownerLock?.Dispose();
-            TryDeleteStaging(staging);
-            throw new IOException($"{staging}: cannot set up the shadow directory: {e.Message}", e);
-        }
-    }
-
-    private static void TryDeleteStaging(string staging)
-    {
-        try
-        {
-            File.Delete(System.IO.Path.Combine(staging, OwnerFileName));
-            Directory.Delete(staging, recursive: false);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // left behind: an empty staging directory, never swept (see the remarks)
-        }
-    }
-
-    [SupportedOSPlatform("windows")]
-    private static (string Path, FileStream OwnerLock) CreateOnWindows(string root)
-    {
-        string prefix = $"{DirectoryPrefix}{Environment.ProcessId}-";
-        for (int attempt = 0; ; attempt++)
-        {
-            string path = System.IO.Path.Combine(root, prefix + RandomToken());
-            if (Directory.Exists(path) || File.Exists(path))
-            {
-                continue; // astronomically unlikely; never reuse a name someone else made
-            }
-
-            Debug.Assert(attempt < 100);
-            string created = Directory.CreateDirectory(path).FullName;
-            return (created, CreateOwnerLock(created)); // created and share-locked in one CreateFile call
-        }
-    }
-
-    private static FileStream CreateOwnerLock(string directory) =>
-        new(System.IO.Path.Combine(directory, OwnerFileName), new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.None, // flock(LOCK_EX) on Unix, a sharing lock on Windows
-            Options = FileOptions.None,
-        });
-
-    // Exactly the names Create makes: mkdtemp's 6 characters on Unix, none on Windows.
-    [GeneratedRegex(@"^nativereload-[0-9]+-[0-9a-f]{16}([0-9A-Za-z]{6})?$", RegexOptions.CultureInvariant)]
-    private static partial Regex OwnedName();
-
-    private static string RandomToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+    public static int RemoveAbandoned(string root, ILogger? logger = null) =>
+        ShadowRoot.Current.RemoveAbandoned(root, logger ?? NullLogger.Instance);
 }

@@ -1,0 +1,156 @@
+using NativeReload.ShadowCopying;
+using NativeReload.Tests.Support;
+
+namespace NativeReload.Tests.ShadowCopying;
+
+/// <summary>
+/// The Unix set-up's failure paths (a root on a filesystem that ignores modes, a rename that fails), the implementation
+/// for Unix systems the descriptor calls do not cover, and the once-per-root sweep of <see cref="ShadowCopyDirectory.Create"/>.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class UnixShadowRootTests
+{
+    private const int SweepUnavailableEvent = 26;
+
+    private string _root = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Ignore("Unix set-up");
+        }
+
+        _root = Directory.CreateTempSubdirectory("nr-unix-root-").FullName;
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        if (_root is not null && Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    [Test]
+    public void Create_OnAFilesystemThatIgnoresModes_IsRefusedInOneLine_AndLeavesNothingBehind()
+    {
+        var system = new ModesIgnored();
+        Assert.Throws<IOException>(() => system.Create(_root)); // first use opens the runtime's own descriptors
+        int descriptors = Descriptors();
+
+        IOException refused = Assert.Throws<IOException>(() => system.Create(_root))!;
+
+        Assert.That(refused.Message, Is.EqualTo(
+            $"{system.Staging}: cannot set up the shadow directory: it is accessible to other users (mode 777); "
+            + "choose a root on a filesystem with Unix permissions"));
+        Assert.That(Directory.GetFileSystemEntries(_root), Is.Empty, "the staging directory is removed");
+        Assert.That(Descriptors(), Is.EqualTo(descriptors));
+    }
+
+    [Test]
+    public void Create_WhenTheRenameIntoPlaceFails_ReleasesTheLock_RemovesTheStagingDirectory_AndSaysWhy()
+    {
+        var system = new FinalNameTaken();
+        Assert.Throws<IOException>(() => system.Create(_root)); // first use opens the runtime's own descriptors
+        File.Delete(system.Taken);
+        int descriptors = Descriptors();
+
+        IOException refused = Assert.Throws<IOException>(() => system.Create(_root))!;
+
+        Assert.That(refused.Message, Does.StartWith($"{system.Staging}: cannot set up the shadow directory: "));
+        Assert.That(refused.InnerException, Is.InstanceOf<IOException>());
+        Assert.That(Directory.GetFileSystemEntries(_root), Is.EqualTo(new[] { system.Taken }), "only the entry that was in the way");
+        Assert.That(Descriptors(), Is.EqualTo(descriptors), "the lock file's descriptor is closed");
+    }
+
+    [Test]
+    public void Create_SweepsItsRootTheFirstTimeItIsUsed_AndOnlyThen()
+    {
+        string root = Path.Combine(_root, "fresh");
+        Directory.CreateDirectory(root);
+        string first = StaleShadowDirectory.Plant(root);
+
+        using (ShadowCopyDirectory.Create(root))
+        {
+            Assert.That(Directory.Exists(first), Is.False, "the first Create in a root sweeps it");
+        }
+
+        string second = StaleShadowDirectory.Plant(root);
+        using (ShadowCopyDirectory.Create(root))
+        {
+            Assert.That(Directory.Exists(second), Is.True, "later ones do not: nothing new is abandoned while we run");
+        }
+    }
+
+    [Test]
+    public void WithoutDescriptorCalls_NothingIsSwept_AndThatIsSaidOnce_AsAWarning()
+    {
+        string stale = StaleShadowDirectory.Plant(_root);
+        var log = new RecordingLogger();
+        var system = new UnsweptUnixShadowRoot();
+
+        Assert.That(system.RemoveAbandoned(_root, log), Is.Zero);
+        Assert.That(system.RemoveAbandoned(_root, log), Is.Zero);
+
+        Assert.That(Directory.Exists(stale), Is.True);
+        string[] warnings = log.Lines(SweepUnavailableEvent);
+        Assert.That(warnings, Has.Length.EqualTo(1));
+        Assert.That(warnings[0], Does.StartWith($"Not removing shadow directories left under {_root} by exited processes: descriptor-relative deletion is not implemented for "));
+        Assert.That(warnings[0], Does.EndWith($"({IntPtr.Size * 8}-bit)"));
+        Assert.That(log.Entries.Single().Level, Is.EqualTo(Microsoft.Extensions.Logging.LogLevel.Warning));
+    }
+
+    [Test]
+    public void WithoutDescriptorCalls_OurOwnDirectoryIsStillCreatedLocked_AndRemovedAtDispose()
+    {
+        var system = new UnsweptUnixShadowRoot();
+        string path;
+        using (var shadows = ShadowCopyDirectory.CreateOn(system, _root, null))
+        {
+            path = shadows.Path;
+            shadows.WriteCopy("libgreeter.so", 1, [1, 2, 3]);
+            Directory.CreateDirectory(Path.Combine(path, "sub"));
+            Assert.That(File.GetUnixFileMode(path), Is.EqualTo((UnixFileMode)0b111_000_000));
+        }
+
+        Assert.That(Directory.Exists(path), Is.False);
+        Assert.That(system.TryRemoveReleased(path, out string reason), Is.EqualTo(SweepVerdict.Failed), "already gone: says so");
+        Assert.That(reason, Does.Contain(path));
+    }
+
+    private static int Descriptors() => Directory.GetFiles("/proc/self/fd").Length;
+
+    /// <summary>What a vfat or some network mounts do: every directory shows mode 0777 whatever mkdtemp asked for.</summary>
+    private sealed class ModesIgnored : UnixShadowRoot
+    {
+        public string Staging { get; private set; } = string.Empty;
+
+        protected override string MakeStagingDirectory(string templateWithoutSuffix)
+        {
+            Staging = base.MakeStagingDirectory(templateWithoutSuffix);
+            File.SetUnixFileMode(Staging, (UnixFileMode)0b111_111_111);
+            return Staging;
+        }
+    }
+
+    /// <summary>Something appears under the final name between mkdtemp and the rename.</summary>
+    private sealed class FinalNameTaken : UnixShadowRoot
+    {
+        public string Staging { get; private set; } = string.Empty;
+
+        public string Taken { get; private set; } = string.Empty;
+
+        protected override void MoveIntoPlace(string staging, string path)
+        {
+            Staging = staging;
+            Taken = path;
+            File.WriteAllText(path, "in the way");
+            base.MoveIntoPlace(staging, path);
+        }
+    }
+}
