@@ -49,6 +49,18 @@ internal sealed class LibraryFileWatcher : IDisposable
         _pollTimer = new Timer(_ => Poll(), null, pollInterval, pollInterval);
     }
 
+    /// <summary>Watches held now: 1 per watched directory (2 for a symbolic link into another directory); tests and diagnostics.</summary>
+    internal int WatchCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _watchers.Count;
+            }
+        }
+    }
+
     public void Dispose()
     {
         lock (_gate)

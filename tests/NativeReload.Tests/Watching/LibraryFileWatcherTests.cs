@@ -99,6 +99,7 @@ public sealed class LibraryFileWatcherTests
         watcher.Poll();
         Assert.That(heard.Kinds, Is.EqualTo(new[] { FileChangeKind.Polled }), "the poll reports the change nobody heard");
         Assert.That(logger.Lines(30), Has.Length.EqualTo(1), "the missed change is logged");
+        Assert.That(watcher.WatchCount, Is.EqualTo(1), "the directory is watched now");
 
         watcher.Poll();
         Assert.That(heard.Kinds, Has.Length.EqualTo(1), "an unchanged file is not reported twice");
@@ -127,6 +128,7 @@ public sealed class LibraryFileWatcherTests
             Assert.That(logger.Lines(33), Has.Length.EqualTo(1), "the lost directory is logged once");
             Assert.That(DirectoryWatcherHub.Shared.WatchedDirectoryCount, Is.EqualTo(hubDirectories), "the deaf watcher is dropped");
             Assert.That(heard.Kinds, Has.None.EqualTo(FileChangeKind.Polled), "the delete was heard: nothing more to report");
+            Assert.That(watcher.WatchCount, Is.Zero, "no watch is kept on a directory that is gone");
         });
 
         heard.Clear();
@@ -137,6 +139,70 @@ public sealed class LibraryFileWatcherTests
         Assert.That(heard.Kinds, Has.Length.EqualTo(1), "reported once, not at every poll");
 
         AssertAWatcherHears(heard, library, [1, 2], "the watcher re-created for the new directory hears the build");
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void DirectoryBack_IsWatchedFromThePollThatSeesIt(bool inotify)
+    {
+        LibraryFileWatcher.UseInotify = inotify;
+        string library = Library("target", [1]);
+        string directory = Path.GetDirectoryName(library)!;
+        var heard = new KindRecorder();
+        using LibraryFileWatcher watcher = Watch(library, heard);
+
+        Directory.Delete(directory, recursive: true);
+        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the watcher hears the delete", TimeSpan.FromSeconds(10));
+        watcher.Poll();
+        Directory.CreateDirectory(directory);
+        watcher.Poll();
+
+        Assert.That(watcher.WatchCount, Is.EqualTo(1));
+        AssertAWatcherHears(heard, library, [1, 2], "the build right after the directory came back is heard, with no second poll");
+    }
+
+    [Test]
+    public void DirectoryBack_RenewsTheSharedFileSystemWatcherThatAnotherLibraryKeptDeaf()
+    {
+        LibraryFileWatcher.UseInotify = false;
+        string library = Library("target", [1]);
+        string directory = Path.GetDirectoryName(library)!;
+        string neighbour = Path.Combine(directory, "libneighbour.so");
+        File.WriteAllBytes(neighbour, [9]);
+        var heard = new KindRecorder();
+        using LibraryFileWatcher watcher = Watch(library, heard);
+        using LibraryFileWatcher neighbourWatcher = Watch(neighbour, new KindRecorder()); // never polled: keeps the shared watcher
+
+        Directory.Delete(directory, recursive: true);
+        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the watcher hears the delete", TimeSpan.FromSeconds(10));
+        watcher.Poll();
+        Directory.CreateDirectory(directory);
+        watcher.Poll();
+
+        AssertAWatcherHears(heard, library, [1, 2], "the directory's shared watcher was renewed, not reused deaf");
+    }
+
+    [Test]
+    public void Dispose_StopsThePollTimer_SoNothingKeepsTheWatcherAlive()
+    {
+        string library = Library("target", [1]);
+        WeakReference disposed = CreateAndDispose(library);
+
+        for (int attempt = 0; attempt < 10 && disposed.IsAlive; attempt++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.That(disposed.IsAlive, Is.False, "a live poll timer would keep calling into a disposed watcher, and keep it");
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        static WeakReference CreateAndDispose(string path)
+        {
+            var watcher = new LibraryFileWatcher(path, TimeSpan.FromHours(1), _ => { }, new RecordingLogger());
+            watcher.Dispose();
+            return new WeakReference(watcher);
+        }
     }
 
     [TestCase(true)]
@@ -186,6 +252,7 @@ public sealed class LibraryFileWatcherTests
         Thread.Sleep(Quiet);
         watcher.Poll();
         Assert.That(heard.Kinds, Does.Contain(FileChangeKind.Polled), "a link now resolving elsewhere is reported by the poll");
+        Assert.That(watcher.WatchCount, Is.EqualTo(2), "the link's directory and the new target's: the old target's watch is gone");
 
         AssertAWatcherHears(heard, second, [3, 3, 3], "a write to the new target is heard");
     }
@@ -252,6 +319,7 @@ public sealed class LibraryFileWatcherTests
         watcher.Poll();
 
         Assert.That(DirectoryWatcherHub.Shared.WatchedDirectoryCount, Is.EqualTo(hubDirectories), "a watcher on a deleted directory is deaf for good: dropped, not kept");
+        Assert.That(watcher.WatchCount, Is.Zero);
     }
 
     private static LibraryFileWatcher Watch(string path, KindRecorder heard, RecordingLogger? logger = null) =>
