@@ -12,6 +12,7 @@ namespace NativeReload.Tests.ShadowCopying;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class UnixShadowRootTests
 {
+    private const int DirectoryLeftEvent = 22;
     private const int SweepUnavailableEvent = 26;
 
     private string _root = null!;
@@ -123,7 +124,40 @@ public sealed class UnixShadowRootTests
         Assert.That(reason, Does.Contain(path));
     }
 
+    [TestCase("Failed", 10, true, TestName = "Dispose_RetriesAFailedRemovalTenTimes_ThenLeavesTheDirectoryAndSaysWhy")]
+    [TestCase("NotOurs", 1, true, TestName = "Dispose_DoesNotRetryADirectoryThatIsNoLongerOurs_AndSaysWhy")]
+    [TestCase("InUse", 1, false, TestName = "Dispose_LeavesADirectorySomeoneElseHasLocked_WithoutALine")]
+    [TestCase("Removed", 1, false, TestName = "Dispose_StopsAtTheFirstRemoval")]
+    public void Dispose_AsksTheSystemToRemoveTheDirectory_AndActsOnTheVerdict(string verdictName, int attempts, bool saysItWasLeft)
+    {
+        SweepVerdict verdict = Enum.Parse<SweepVerdict>(verdictName); // the enum is internal: a public test takes its name
+        var system = new RemovalAnswers(verdict);
+        var log = new RecordingLogger();
+        var shadows = ShadowCopyDirectory.CreateOn(system, _root, log);
+
+        shadows.Dispose();
+        shadows.Dispose();
+
+        Assert.That(system.Removals, Is.EqualTo(attempts), "and a second Dispose does nothing");
+        Assert.That(log.Lines(DirectoryLeftEvent), saysItWasLeft
+            ? Is.EqualTo(new[] { $"Shadow directory {shadows.Path} left for the next start: answer {verdict}" })
+            : Is.Empty);
+    }
+
     private static int Descriptors() => Directory.GetFiles("/proc/self/fd").Length;
+
+    /// <summary>Answers every removal with one verdict, without removing anything.</summary>
+    private sealed class RemovalAnswers(SweepVerdict verdict) : UnixShadowRoot
+    {
+        public int Removals { get; private set; }
+
+        public override SweepVerdict TryRemoveReleased(string path, out string reason)
+        {
+            Removals++;
+            reason = $"answer {verdict}";
+            return verdict;
+        }
+    }
 
     /// <summary>What a vfat or some network mounts do: every directory shows mode 0777 whatever mkdtemp asked for.</summary>
     private sealed class ModesIgnored : UnixShadowRoot
