@@ -183,6 +183,53 @@ public sealed class LibraryFileWatcherTests
     }
 
     [Test]
+    public void FileSystemWatcherOverflow_IsLogged_AndReportedAsAChange()
+    {
+        // A FileSystemWatcher reports an overflowing event queue through Error, not as a change: every library in the
+        // directory must still be looked at. Overflow for real: a neighbour's handler blocks the directory's shared
+        // watcher, so the runtime stops reading its inotify descriptor, and the test queues more events than the
+        // kernel keeps (fs.inotify.max_queued_events, 16,384 by default). The library itself is never written: all
+        // it can hear is the error.
+        LibraryFileWatcher.UseInotify = false;
+        string library = Library("target", [1]);
+        string directory = Path.GetDirectoryName(library)!;
+        string neighbour = Path.Combine(directory, "libneighbour.so");
+        File.WriteAllBytes(neighbour, [9]);
+        var logger = new RecordingLogger();
+        var heard = new KindRecorder();
+        using var neighbourHeard = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        using LibraryFileWatcher watcher = Watch(library, heard, logger);
+        using LibraryFileWatcher blocking = new(neighbour, Timeout.InfiniteTimeSpan, _ =>
+        {
+            neighbourHeard.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        }, new RecordingLogger());
+        int queueLimit = int.Parse(File.ReadAllText("/proc/sys/fs/inotify/max_queued_events"), System.Globalization.CultureInfo.InvariantCulture);
+
+        try
+        {
+            File.WriteAllBytes(neighbour, [9, 9]);
+            Assert.That(neighbourHeard.Wait(TimeSpan.FromSeconds(10)), Is.True, "the neighbour's write blocks the shared watcher");
+            for (int i = 0; i <= queueLimit; i++)
+            {
+                File.WriteAllBytes(Path.Combine(directory, $"noise{i}"), []); // created: at least one event each
+            }
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        Eventually.That(() => logger.Lines(31).Length > 0, "the watcher's error is logged", TimeSpan.FromSeconds(30));
+        LogEntry error = logger.Entries.First(e => e.EventId == 31);
+        Assert.That(error.Message, Is.EqualTo($"File watcher error for {library}; polling covers it"));
+        Assert.That(error.Exception, Is.InstanceOf<InternalBufferOverflowException>());
+        Eventually.That(() => heard.Kinds.Length > 0, "the error is reported as a change", TimeSpan.FromSeconds(10));
+        Assert.That(heard.Kinds, Is.EqualTo(new[] { FileChangeKind.Changed }));
+    }
+
+    [Test]
     public void Dispose_StopsThePollTimer_SoNothingKeepsTheWatcherAlive()
     {
         string library = Library("target", [1]);
