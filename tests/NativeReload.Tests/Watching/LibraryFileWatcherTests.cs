@@ -119,8 +119,7 @@ public sealed class LibraryFileWatcherTests
         int hubDirectories = DirectoryWatcherHub.Shared.WatchedDirectoryCount;
         using LibraryFileWatcher watcher = Watch(library, heard, logger);
 
-        Directory.Delete(directory, recursive: true); // cargo clean
-        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the watcher hears the delete", TimeSpan.FromSeconds(10));
+        DeleteAndHear(directory, heard); // cargo clean
         watcher.Poll();
         watcher.Poll();
         Assert.Multiple(() =>
@@ -151,8 +150,7 @@ public sealed class LibraryFileWatcherTests
         var heard = new KindRecorder();
         using LibraryFileWatcher watcher = Watch(library, heard);
 
-        Directory.Delete(directory, recursive: true);
-        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the watcher hears the delete", TimeSpan.FromSeconds(10));
+        DeleteAndHear(directory, heard);
         watcher.Poll();
         Directory.CreateDirectory(directory);
         watcher.Poll();
@@ -173,8 +171,7 @@ public sealed class LibraryFileWatcherTests
         using LibraryFileWatcher watcher = Watch(library, heard);
         using LibraryFileWatcher neighbourWatcher = Watch(neighbour, new KindRecorder()); // never polled: keeps the shared watcher
 
-        Directory.Delete(directory, recursive: true);
-        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the watcher hears the delete", TimeSpan.FromSeconds(10));
+        DeleteAndHear(directory, heard);
         watcher.Poll();
         Directory.CreateDirectory(directory);
         watcher.Poll();
@@ -262,8 +259,7 @@ public sealed class LibraryFileWatcherTests
         var heard = new KindRecorder();
         using LibraryFileWatcher watcher = Watch(library, heard);
 
-        Directory.Delete(directory, recursive: true);
-        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the watcher hears the delete", TimeSpan.FromSeconds(10));
+        DeleteAndHear(directory, heard);
         Directory.CreateDirectory(directory);
         File.WriteAllBytes(library, [1, 2]); // into the new directory, unheard
         watcher.Poll();
@@ -379,6 +375,13 @@ public sealed class LibraryFileWatcherTests
         string path = Path.Combine(directory, "libx.so");
         File.WriteAllBytes(path, content);
         return path;
+    }
+
+    /// <summary>Deletes the library's directory (<c>cargo clean</c>, <c>rm -rf build</c>) and waits until a watcher reports it.</summary>
+    private static void DeleteAndHear(string directory, KindRecorder heard)
+    {
+        Directory.Delete(directory, recursive: true);
+        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Deleted), "the watcher hears the delete", TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Writes <paramref name="content"/> and checks that a watcher, not the poll, reports it.</summary>
