@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Win32.SafeHandles;
 
 namespace NativeReload.ShadowCopying;
@@ -41,9 +40,17 @@ internal static unsafe partial class UnixDescriptors
     private const int S_IFDIR = 0x4000;
     private const int S_IFREG = 0x8000;
 
+    /// <summary>The size of the buffer <see cref="IUnixCalls.Stat"/> fills (<c>struct statx</c> is 256 bytes, macOS's <c>struct stat</c> 144).</summary>
+    public const int StatBufferSize = 256;
+
     private static readonly Platform? Current = Platform.Detect();
 
+    private static IUnixCalls? s_substitute;
+
     private static Platform P => Current ?? throw new PlatformNotSupportedException(UnsupportedReason);
+
+    /// <summary>The libc calls: the platform's own, unless a test substituted them.</summary>
+    private static IUnixCalls Calls => Volatile.Read(ref s_substitute) ?? P;
 
     /// <summary>False where the constants or layouts are not known here; callers then do nothing.</summary>
     public static bool IsSupported => Current is not null;
@@ -59,50 +66,26 @@ internal static unsafe partial class UnixDescriptors
     public static int EWOULDBLOCK => P.EWouldBlock;
 
     /// <summary>Opens <paramref name="path"/> (following links: the caller chose it) as a directory.</summary>
-    public static SafeFileHandle? OpenDirectory(string path, out int errno)
-    {
-        byte[] name = Utf8(path);
-        fixed (byte* p = name)
-        {
-            return Wrap(Open(p, ORdOnly | P.ODirectory | P.OCloexec | P.ONonBlock), out errno);
-        }
-    }
+    public static SafeFileHandle? OpenDirectory(string path, out int errno) =>
+        Wrap(Calls.Open(path, ORdOnly | P.ODirectory | P.OCloexec | P.ONonBlock), out errno);
 
     /// <summary><c>openat(dir, name, O_DIRECTORY|O_NOFOLLOW)</c>: null (with errno) for anything but a real directory.</summary>
-    public static SafeFileHandle? OpenSubdirectory(SafeFileHandle directory, string name, out int errno)
-    {
-        byte[] bytes = Utf8(name);
-        fixed (byte* p = bytes)
-        {
-            return Wrap(OpenAt(directory, p, ORdOnly | P.ODirectory | P.ONoFollow | P.OCloexec | P.ONonBlock), out errno);
-        }
-    }
+    public static SafeFileHandle? OpenSubdirectory(SafeFileHandle directory, string name, out int errno) =>
+        Wrap(Calls.OpenAt(directory, name, ORdOnly | P.ODirectory | P.ONoFollow | P.OCloexec | P.ONonBlock), out errno);
 
     /// <summary><c>openat(dir, name, O_RDONLY|O_NOFOLLOW)</c> of a file, never blocking (a planted FIFO cannot hang us).</summary>
-    public static SafeFileHandle? OpenFile(SafeFileHandle directory, string name, out int errno)
-    {
-        byte[] bytes = Utf8(name);
-        fixed (byte* p = bytes)
-        {
-            return Wrap(OpenAt(directory, p, ORdOnly | P.ONoFollow | P.OCloexec | P.ONonBlock), out errno);
-        }
-    }
+    public static SafeFileHandle? OpenFile(SafeFileHandle directory, string name, out int errno) =>
+        Wrap(Calls.OpenAt(directory, name, ORdOnly | P.ONoFollow | P.OCloexec | P.ONonBlock), out errno);
 
     /// <summary><c>unlinkat(dir, name, 0)</c> (a file or a link, never what a link points to) or with <c>AT_REMOVEDIR</c> (an empty directory).</summary>
     /// <returns>0, or the errno.</returns>
-    public static int Unlink(SafeFileHandle directory, string name, bool removeDirectory)
-    {
-        byte[] bytes = Utf8(name);
-        fixed (byte* p = bytes)
-        {
-            return UnlinkAt(directory, p, removeDirectory ? P.AtRemoveDir : 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
-        }
-    }
+    public static int Unlink(SafeFileHandle directory, string name, bool removeDirectory) =>
+        Calls.UnlinkAt(directory, name, removeDirectory ? P.AtRemoveDir : 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>Takes an exclusive <c>flock</c> without waiting.</summary>
     /// <returns>0, or the errno (<see cref="EWOULDBLOCK"/>: someone holds it).</returns>
     public static int TryLockExclusive(SafeFileHandle file) =>
-        Flock(file, LOCK_EX | LOCK_NB) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        Calls.Flock(file, LOCK_EX | LOCK_NB) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>The effective user id of this process.</summary>
     public static uint EffectiveUserId() => GetEuid();
@@ -111,7 +94,7 @@ internal static unsafe partial class UnixDescriptors
     /// <returns>False when they cannot be read or do not agree with .NET (a layout this code got wrong).</returns>
     public static bool TryGetOwnerAndMode(SafeFileHandle handle, out uint uid, out int mode)
     {
-        if (!P.TryStat(handle, out uid, out mode))
+        if (!P.TryStat(Calls, handle, out uid, out mode))
         {
             return false;
         }
@@ -129,17 +112,18 @@ internal static unsafe partial class UnixDescriptors
     /// <exception cref="IOException">The directory could not be read.</exception>
     public static List<string> ReadNames(SafeFileHandle directory)
     {
-        int duplicate = Dup(directory);
+        IUnixCalls calls = Calls;
+        int duplicate = calls.Dup(directory);
         if (duplicate < 0)
         {
             throw new IOException($"dup: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         }
 
-        nint stream = P.FdOpenDir(duplicate);
+        nint stream = calls.FdOpenDir(duplicate);
         if (stream == 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            Close(duplicate);
+            calls.Close(duplicate);
             throw new IOException($"fdopendir: {Marshal.GetPInvokeErrorMessage(errno)}");
         }
 
@@ -148,7 +132,7 @@ internal static unsafe partial class UnixDescriptors
             var names = new List<string>();
             while (true)
             {
-                byte* entry = P.ReadDir(stream);
+                byte* entry = calls.ReadDir(stream);
                 if (entry is null)
                 {
                     int errno = Marshal.GetLastPInvokeError(); // the generated stub clears errno before the call
@@ -164,7 +148,7 @@ internal static unsafe partial class UnixDescriptors
         }
         finally
         {
-            CloseDir(stream); // closes the duplicate too
+            calls.CloseDir(stream); // closes the duplicate too
         }
     }
 
@@ -174,10 +158,32 @@ internal static unsafe partial class UnixDescriptors
         return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
     }
 
-    private static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s + "\0");
+    /// <summary>
+    /// Routes every libc call of this class through <paramref name="decorate"/>'s result until the returned object is
+    /// disposed. For tests only: they make one call fail with a chosen errno, which nothing else can do here.
+    /// </summary>
+    /// <param name="decorate">Given the real calls, returns the ones to use.</param>
+    /// <returns>Restores the real calls when disposed.</returns>
+    /// <exception cref="InvalidOperationException">Another substitute is installed.</exception>
+    internal static IDisposable Substitute(Func<IUnixCalls, IUnixCalls> decorate)
+    {
+        IUnixCalls substitute = decorate(P);
+        if (Interlocked.CompareExchange(ref s_substitute, substitute, null) is not null)
+        {
+            throw new InvalidOperationException("the libc calls are already substituted; dispose the first substitute before installing another");
+        }
 
-    /// <summary>The values that differ between the supported systems and architectures.</summary>
-    private abstract class Platform
+        return new Restore(substitute);
+    }
+
+    /// <summary>Puts the real calls back, once.</summary>
+    private sealed class Restore(IUnixCalls substitute) : IDisposable
+    {
+        public void Dispose() => Interlocked.CompareExchange(ref s_substitute, null, substitute);
+    }
+
+    /// <summary>The values and the calls that differ between the supported systems and architectures.</summary>
+    private abstract class Platform : IUnixCalls
     {
 
         public abstract int ODirectory { get; }
@@ -226,11 +232,28 @@ internal static unsafe partial class UnixDescriptors
             return platform is not null && platform.EntryPointsExist() ? platform : null;
         }
 
-        public abstract bool TryStat(SafeFileHandle handle, out uint uid, out int mode);
+        /// <summary>Owner and mode from <paramref name="calls"/>' <see cref="IUnixCalls.Stat"/>, in this platform's layout.</summary>
+        public abstract bool TryStat(IUnixCalls calls, SafeFileHandle handle, out uint uid, out int mode);
+
+        public int Open(string path, int flags) => UnixDescriptors.Open(path, flags);
+
+        public int OpenAt(SafeFileHandle directory, string name, int flags) => UnixDescriptors.OpenAt(directory, name, flags);
+
+        public int UnlinkAt(SafeFileHandle directory, string name, int flags) => UnixDescriptors.UnlinkAt(directory, name, flags);
+
+        public int Flock(SafeFileHandle file, int operation) => UnixDescriptors.Flock(file, operation);
+
+        public int Dup(SafeFileHandle file) => UnixDescriptors.Dup(file);
+
+        public int Close(int fd) => UnixDescriptors.Close(fd);
+
+        public int CloseDir(nint stream) => UnixDescriptors.CloseDir(stream);
 
         public abstract nint FdOpenDir(int fd);
 
         public abstract byte* ReadDir(nint stream);
+
+        public abstract int Stat(SafeFileHandle file, byte* buffer);
 
         /// <summary>The platform-specific entry points; all must exist, so a libc without one disables the sweep instead of failing mid-way.</summary>
         protected abstract string[] EntryPoints { get; }
@@ -266,15 +289,15 @@ internal static unsafe partial class UnixDescriptors
 
         public override int DirentNameOffset => 19; // d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name
 
-        public override bool TryStat(SafeFileHandle handle, out uint uid, out int mode)
+        private const uint Wanted = STATX_TYPE | STATX_MODE | STATX_UID;
+
+        public override bool TryStat(IUnixCalls calls, SafeFileHandle handle, out uint uid, out int mode)
         {
             // struct statx (linux/stat.h), identical on every architecture: stx_mask u32 @0, stx_uid u32 @20, stx_mode u16 @28.
-            byte* buffer = stackalloc byte[256];
-            byte empty = 0;
+            byte* buffer = stackalloc byte[StatBufferSize];
             uid = 0;
             mode = 0;
-            const uint Wanted = STATX_TYPE | STATX_MODE | STATX_UID;
-            if (Statx(handle, &empty, AT_EMPTY_PATH, Wanted, buffer) != 0 || (*(uint*)buffer & Wanted) != Wanted)
+            if (calls.Stat(handle, buffer) != 0 || (*(uint*)buffer & Wanted) != Wanted)
             {
                 return false;
             }
@@ -282,6 +305,12 @@ internal static unsafe partial class UnixDescriptors
             uid = *(uint*)(buffer + 20);
             mode = *(ushort*)(buffer + 28);
             return true;
+        }
+
+        public override int Stat(SafeFileHandle file, byte* buffer)
+        {
+            byte empty = 0;
+            return Statx(file, &empty, AT_EMPTY_PATH, Wanted, buffer);
         }
 
         public override nint FdOpenDir(int fd) => LinuxFdOpenDir(fd);
@@ -318,16 +347,18 @@ internal static unsafe partial class UnixDescriptors
 
         public override int DirentNameOffset => 21; // d_ino u64, d_seekoff u64, d_reclen u16, d_namlen u16, d_type u8, d_name
 
-        public override bool TryStat(SafeFileHandle handle, out uint uid, out int mode)
+        public override bool TryStat(IUnixCalls calls, SafeFileHandle handle, out uint uid, out int mode)
         {
             // struct stat, 64-bit inode layout (sys/stat.h __DARWIN_STRUCT_STAT64): st_dev i32 @0, st_mode u16 @4,
             // st_nlink u16 @6, st_ino u64 @8, st_uid u32 @16; 144 bytes in all.
-            byte* buffer = stackalloc byte[256];
-            int result = inode64Suffix ? FStatInode64(handle, buffer) : FStat(handle, buffer);
+            byte* buffer = stackalloc byte[StatBufferSize];
+            int result = calls.Stat(handle, buffer);
             uid = result == 0 ? *(uint*)(buffer + 16) : 0;
             mode = result == 0 ? *(ushort*)(buffer + 4) : 0;
             return result == 0;
         }
+
+        public override int Stat(SafeFileHandle file, byte* buffer) => inode64Suffix ? FStatInode64(file, buffer) : FStat(file, buffer);
 
         public override nint FdOpenDir(int fd) => inode64Suffix ? FdOpenDirInode64(fd) : MacFdOpenDir(fd);
 
@@ -355,14 +386,15 @@ internal static unsafe partial class UnixDescriptors
         private static partial byte* ReadDirInode64(nint stream);
     }
 
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
-    private static partial int Open(byte* path, int flags); // never O_CREAT, so the variadic mode is never read
+    // String marshalling passes a NUL-terminated UTF-8 copy, so a name can never run past its end.
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Open(string path, int flags); // never O_CREAT, so the variadic mode is never read
 
-    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
-    private static partial int OpenAt(SafeFileHandle dirfd, byte* path, int flags);
+    [LibraryImport("libc", EntryPoint = "openat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int OpenAt(SafeFileHandle dirfd, string path, int flags);
 
-    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
-    private static partial int UnlinkAt(SafeFileHandle dirfd, byte* path, int flags);
+    [LibraryImport("libc", EntryPoint = "unlinkat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int UnlinkAt(SafeFileHandle dirfd, string path, int flags);
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int Flock(SafeFileHandle fd, int operation);

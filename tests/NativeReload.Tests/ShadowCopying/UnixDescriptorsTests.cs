@@ -212,6 +212,36 @@ public sealed class UnixDescriptorsTests
         Assert.That(error!.Message, Is.EqualTo($"{template}XXXXXX: cannot create the shadow directory: {Marshal.GetPInvokeErrorMessage(UnixDescriptors.ENOENT)}"));
     }
 
+    [Test]
+    public void NamesOutsideAscii_AreOpenedAndUnlinked_AsUtf8()
+    {
+        const string Dir = "répertoire-😀";
+        const string File_ = "bibliothèque-ü.so";
+        Directory.CreateDirectory(Path.Combine(_root, Dir));
+        File.WriteAllText(Path.Combine(_root, File_), "x");
+        using SafeFileHandle root = OpenRoot();
+
+        using (SafeFileHandle? dir = UnixDescriptors.OpenSubdirectory(root, Dir, out int dirErrno))
+        using (SafeFileHandle? file = UnixDescriptors.OpenFile(root, File_, out int fileErrno))
+        {
+            Assert.That((dir is null, dirErrno, file is null, fileErrno), Is.EqualTo((false, 0, false, 0)));
+        }
+
+        Assert.That(UnixDescriptors.ReadNames(root), Is.EquivalentTo(new[] { Dir, File_ }));
+        Assert.That(UnixDescriptors.Unlink(root, File_, removeDirectory: false), Is.Zero);
+        Assert.That(UnixDescriptors.Unlink(root, Dir, removeDirectory: true), Is.Zero);
+        Assert.That(Directory.GetFileSystemEntries(_root), Is.Empty);
+    }
+
+    [Test]
+    public void UnsupportedReason_NamesTheRuntimeAndTheProcessBitness()
+    {
+        Assert.That(
+            UnixDescriptors.UnsupportedReason,
+            Is.EqualTo($"descriptor-relative deletion is not implemented for {RuntimeInformation.RuntimeIdentifier} ({IntPtr.Size * 8}-bit)"));
+        Assert.That(UnixDescriptors.UnsupportedReason, Does.EndWith(Environment.Is64BitProcess ? "(64-bit)" : "(32-bit)"));
+    }
+
     private SafeFileHandle OpenRoot()
     {
         SafeFileHandle? root = UnixDescriptors.OpenDirectory(_root, out int errno);
