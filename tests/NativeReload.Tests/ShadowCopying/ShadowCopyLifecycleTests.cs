@@ -12,7 +12,7 @@ namespace NativeReload.Tests.ShadowCopying;
 [TestFixture]
 [NonParallelizable]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class ShadowCopyLifecycleTests
+public sealed class ShadowCopyLifecycleTests() : TemporaryRootFixture("nr-shadow-life-", OperatingSystem.IsWindows() ? "Unix modes and descriptors" : null)
 {
     private const int Created = 20;
     private const int CopyNotDeleted = 21;
@@ -21,32 +21,10 @@ public sealed class ShadowCopyLifecycleTests
     private const int AbandonedNotRemoved = 24;
     private const int Skipped = 25;
 
-    private string _root = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Assert.Ignore("Unix modes and descriptors");
-        }
-
-        _root = Directory.CreateTempSubdirectory("nr-shadow-life-").FullName;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        if (_root is not null && Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
-
     [Test]
     public void Create_UnderARootThatDoesNotExistYet_MakesTheRoot_AndLogsTheDirectory()
     {
-        string root = Path.Combine(_root, "not", "yet");
+        string root = Path.Combine(Root, "not", "yet");
         var log = new RecordingLogger();
 
         using ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(root, log);
@@ -59,22 +37,22 @@ public sealed class ShadowCopyLifecycleTests
     [Test]
     public void Create_SweepsItsRootOnce_ThenLeavesLaterLeftoversForTheNextProcess()
     {
-        string first = StaleShadowDirectory.Plant(_root);
+        string first = StaleShadowDirectory.Plant(Root);
         var log = new RecordingLogger();
 
-        using (ShadowCopyDirectory.Create(_root, log))
+        using (ShadowCopyDirectory.Create(Root, log))
         {
             Assert.That(Directory.Exists(first), Is.False, "the first Create under a root sweeps it");
             Assert.That(log.Lines(AbandonedRemoved), Is.EqualTo(new[] { $"Removed shadow copies left by a process that exited: {first}" }));
         }
 
-        string second = StaleShadowDirectory.Plant(_root);
-        using (ShadowCopyDirectory.Create(_root))
+        string second = StaleShadowDirectory.Plant(Root);
+        using (ShadowCopyDirectory.Create(Root))
         {
             Assert.That(Directory.Exists(second), Is.True, "a second Create under the same root does not sweep again");
         }
 
-        Assert.That(ShadowCopyDirectory.RemoveAbandoned(_root), Is.EqualTo(1));
+        Assert.That(ShadowCopyDirectory.RemoveAbandoned(Root), Is.EqualTo(1));
     }
 
     [Test]
@@ -83,8 +61,8 @@ public sealed class ShadowCopyLifecycleTests
         string? saved = Environment.GetEnvironmentVariable("NATIVERELOAD_SHADOW_ROOT");
         try
         {
-            Environment.SetEnvironmentVariable("NATIVERELOAD_SHADOW_ROOT", _root);
-            Assert.That(ShadowCopyDirectory.DefaultRoot(), Is.EqualTo(_root));
+            Environment.SetEnvironmentVariable("NATIVERELOAD_SHADOW_ROOT", Root);
+            Assert.That(ShadowCopyDirectory.DefaultRoot(), Is.EqualTo(Root));
             Environment.SetEnvironmentVariable("NATIVERELOAD_SHADOW_ROOT", null);
             Assert.That(ShadowCopyDirectory.DefaultRoot(), Is.EqualTo(Path.GetTempPath()));
         }
@@ -97,7 +75,7 @@ public sealed class ShadowCopyLifecycleTests
     [Test]
     public void WriteCopy_AfterDispose_ThrowsObjectDisposed()
     {
-        ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(_root);
+        ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(Root);
         shadows.Dispose();
 
         Assert.Throws<ObjectDisposedException>(() => shadows.WriteCopy("libx.so", 1, [1]));
@@ -106,7 +84,7 @@ public sealed class ShadowCopyLifecycleTests
     [Test]
     public void WriteCopy_KeepsTheStemAndExtension_AndListCopies_NamesEveryCopyButNotTheLockFile()
     {
-        using ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(_root);
+        using ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(Root);
         string first = shadows.WriteCopy("libgreeter.so", 3, [1, 2, 3]);
         string second = shadows.WriteCopy("libgreeter.so", 4, [4, 5]);
 
@@ -119,7 +97,7 @@ public sealed class ShadowCopyLifecycleTests
     public void ListCopies_AfterDispose_IsEmpty_AndDisposeSaysNothingWhenEverythingIsGone()
     {
         var log = new RecordingLogger();
-        ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(_root, log);
+        ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(Root, log);
         shadows.WriteCopy("libx.so", 1, [1]);
 
         shadows.Dispose();
@@ -134,7 +112,7 @@ public sealed class ShadowCopyLifecycleTests
     public void TryDeleteCopy_RemovesTheCopy_AndSaysSo()
     {
         var log = new RecordingLogger();
-        using ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(_root, log);
+        using ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(Root, log);
         string copy = shadows.WriteCopy("libx.so", 1, [1]);
 
         Assert.That(shadows.TryDeleteCopy(copy), Is.True);
@@ -146,7 +124,7 @@ public sealed class ShadowCopyLifecycleTests
     public void TryDeleteCopy_WhenTheSystemRefuses_ReturnsFalse_AndLogsThePathAndReason()
     {
         var log = new RecordingLogger();
-        using ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(_root, log);
+        using ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(Root, log);
         string missingFolder = Path.Combine(shadows.Path, "gone", "libx.so"); // an IOException: its folder does not exist
 
         Assert.That(shadows.TryDeleteCopy(missingFolder), Is.False);
@@ -159,7 +137,7 @@ public sealed class ShadowCopyLifecycleTests
     public void Dispose_OfADirectoryNoLongerOwnerOnly_LeavesIt_SaysWhy_AndGivesUpAtOnce()
     {
         var log = new RecordingLogger();
-        ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(_root, log);
+        ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(Root, log);
         string copy = shadows.WriteCopy("libx.so", 1, [1]);
         File.SetUnixFileMode(shadows.Path, (UnixFileMode)0b111_101_101); // 0755: no longer provably ours
 
@@ -179,17 +157,17 @@ public sealed class ShadowCopyLifecycleTests
     public void RemoveAbandoned_LogsEachVerdict_AndCountsOnlyRemovals()
     {
         var log = new RecordingLogger();
-        string removed = StaleShadowDirectory.Plant(_root);
-        string failed = StaleShadowDirectory.Plant(_root);
+        string removed = StaleShadowDirectory.Plant(Root);
+        string failed = StaleShadowDirectory.Plant(Root);
         Directory.CreateDirectory(Path.Combine([failed, .. Enumerable.Range(1, 8).Select(i => $"d{i}")]));
-        string notOurs = StaleShadowDirectory.Plant(_root, ownerFile: false);
-        using ShadowCopyDirectory live = ShadowCopyDirectory.Create(Directory.CreateDirectory(Path.Combine(_root, "elsewhere")).FullName);
-        string inUse = Path.Combine(_root, Path.GetFileName(live.Path));
+        string notOurs = StaleShadowDirectory.Plant(Root, ownerFile: false);
+        using ShadowCopyDirectory live = ShadowCopyDirectory.Create(Directory.CreateDirectory(Path.Combine(Root, "elsewhere")).FullName);
+        string inUse = Path.Combine(Root, Path.GetFileName(live.Path));
         Directory.Move(live.Path, inUse); // still locked by the live instance
 
         try
         {
-            Assert.That(ShadowCopyDirectory.RemoveAbandoned(_root, log), Is.EqualTo(1));
+            Assert.That(ShadowCopyDirectory.RemoveAbandoned(Root, log), Is.EqualTo(1));
 
             Assert.That(log.Lines(AbandonedRemoved), Is.EqualTo(new[] { $"Removed shadow copies left by a process that exited: {removed}" }));
             Assert.That(log.Lines(AbandonedNotRemoved), Is.EqualTo(new[]
@@ -212,14 +190,14 @@ public sealed class ShadowCopyLifecycleTests
     [Test]
     public void RemoveAbandoned_OfARootThatDoesNotExist_RemovesNothing_AndDoesNotThrow()
     {
-        Assert.That(ShadowCopyDirectory.RemoveAbandoned(Path.Combine(_root, "missing"), new RecordingLogger()), Is.Zero);
+        Assert.That(ShadowCopyDirectory.RemoveAbandoned(Path.Combine(Root, "missing"), new RecordingLogger()), Is.Zero);
     }
 
     [Test]
     public void Dispose_AfterItsRootWasDeleted_DoesNotThrow_AndReportsNothingLeft()
     {
         var log = new RecordingLogger();
-        string root = Directory.CreateDirectory(Path.Combine(_root, "doomed")).FullName;
+        string root = Directory.CreateDirectory(Path.Combine(Root, "doomed")).FullName;
         ShadowCopyDirectory shadows = ShadowCopyDirectory.Create(root, log);
         shadows.WriteCopy("libx.so", 1, [1]);
         Directory.Delete(root, recursive: true); // e.g. a temp cleaner removed it while the host ran

@@ -13,7 +13,7 @@ namespace NativeReload.Tests.ShadowCopying;
 [TestFixture]
 [NonParallelizable]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class SweepFailureTests
+public sealed class SweepFailureTests() : TemporaryRootFixture("nr-sweep-failure-", OperatingSystem.IsLinux() ? null : "statx layout and /proc/self/fd")
 {
     private const int EIO = 5;
     private const int EACCES = 13;
@@ -24,7 +24,6 @@ public sealed class SweepFailureTests
     private const int ELOOP = 40; // Linux
     private const ushort STATX_MODE_OFFSET = 28;
 
-    private string _root = null!;
     private string _directory = null!;
     private string _name = null!;
     private FaultyUnixCalls _calls = null!;
@@ -32,13 +31,7 @@ public sealed class SweepFailureTests
     [SetUp]
     public void SetUp()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            Assert.Ignore("statx layout and /proc/self/fd");
-        }
-
-        _root = Directory.CreateTempSubdirectory("nr-sweep-failure-").FullName;
-        _directory = StaleShadowDirectory.Plant(_root);
+        _directory = StaleShadowDirectory.Plant(Root);
         _name = Path.GetFileName(_directory);
         _calls = FaultyUnixCalls.Install();
     }
@@ -47,10 +40,6 @@ public sealed class SweepFailureTests
     public void TearDown()
     {
         _calls?.Dispose();
-        if (_root is not null && Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
     }
 
     [Test]
@@ -189,7 +178,7 @@ public sealed class SweepFailureTests
     {
         string sub = Subdirectory();
         string file = Library(sub);
-        string moved = Path.Combine(_root, "moved");
+        string moved = Path.Combine(Root, "moved");
         _calls.Before(
             UnixCall.OpenAt,
             () =>
@@ -311,8 +300,8 @@ public sealed class SweepFailureTests
 
     private SweepVerdict Judge(out string reason)
     {
-        using SafeFileHandle? root = UnixDescriptors.OpenDirectory(_root, out int errno);
-        Assert.That(root, Is.Not.Null, $"open {_root}: errno {errno}");
+        using SafeFileHandle? root = UnixDescriptors.OpenDirectory(Root, out int errno);
+        Assert.That(root, Is.Not.Null, $"open {Root}: errno {errno}");
         return UnixAbandonedDirectory.TryRemove(root!, _name, out reason);
     }
 }

@@ -13,52 +13,30 @@ namespace NativeReload.Tests.ShadowCopying;
 [TestFixture]
 [NonParallelizable]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed partial class UnixAbandonedDirectoryTests
+public sealed partial class UnixAbandonedDirectoryTests() : TemporaryRootFixture("nr-unix-abandoned-", OperatingSystem.IsWindows() ? "Unix descriptors" : null)
 {
     private const int Nobody = 65534;
     private const int ENOENT = 2;
-
-    private string _root = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Assert.Ignore("Unix descriptors");
-        }
-
-        _root = Directory.CreateTempSubdirectory("nr-unix-abandoned-").FullName;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        if (_root is not null && Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
 
     [Test]
     public void ARegularFileUnderOurName_IsNotOurs_AsNotADirectory()
     {
         string name = StaleShadowDirectory.Name();
-        File.WriteAllText(Path.Combine(_root, name), "someone's file");
+        File.WriteAllText(Path.Combine(Root, name), "someone's file");
 
         Assert.That(Judge(name, out string reason), Is.EqualTo(SweepVerdict.NotOurs));
         Assert.That(reason, Is.EqualTo("not a directory (a symbolic link or a file)"));
-        Assert.That(File.Exists(Path.Combine(_root, name)), Is.True);
+        Assert.That(File.Exists(Path.Combine(Root, name)), Is.True);
     }
 
     [Test]
     public void ASymlinkUnderOurName_IsNotOurs_AsNotADirectory_AndItsTargetIsUntouched()
     {
-        string target = Directory.CreateDirectory(Path.Combine(_root, "target")).FullName;
+        string target = Directory.CreateDirectory(Path.Combine(Root, "target")).FullName;
         File.SetUnixFileMode(target, (UnixFileMode)0b111_000_000);
         File.WriteAllText(Path.Combine(target, ".owner"), string.Empty);
         string name = StaleShadowDirectory.Name();
-        File.CreateSymbolicLink(Path.Combine(_root, name), target);
+        File.CreateSymbolicLink(Path.Combine(Root, name), target);
 
         Assert.That(Judge(name, out string reason), Is.EqualTo(SweepVerdict.NotOurs));
         Assert.That(reason, Is.EqualTo("not a directory (a symbolic link or a file)"));
@@ -75,7 +53,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ADirectoryOfAnotherUser_IsNotOurs_AndTheReasonShowsItsOwnerAndMode()
     {
-        string directory = StaleShadowDirectory.Plant(_root);
+        string directory = StaleShadowDirectory.Plant(Root);
         Assert.That(StaleShadowDirectory.LChown(directory, Nobody, Nobody), Is.Zero);
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
@@ -86,7 +64,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ADirectoryOfAnotherMode_IsNotOurs_AndTheReasonShowsTheMode()
     {
-        string directory = StaleShadowDirectory.Plant(_root, mode: (UnixFileMode)0b111_101_000); // 0750
+        string directory = StaleShadowDirectory.Plant(Root, mode: (UnixFileMode)0b111_101_000); // 0750
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
         Assert.That(reason, Is.EqualTo($"owner uid {StaleShadowDirectory.Geteuid()}, mode 750: only directories of uid {StaleShadowDirectory.Geteuid()} with mode 700 are ours"));
@@ -96,7 +74,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ADirectoryWithoutALockFile_IsNotOurs_AndKeepsItsFiles()
     {
-        string directory = StaleShadowDirectory.Plant(_root, ownerFile: false);
+        string directory = StaleShadowDirectory.Plant(Root, ownerFile: false);
         File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
@@ -108,8 +86,8 @@ public sealed partial class UnixAbandonedDirectoryTests
     public void ALockFileThatIsASymlink_IsNeverFollowed_AndTheDirectoryIsNotOurs()
     {
         // The link points at a perfectly lockable file of ours: following it would "prove" the directory abandoned.
-        string directory = StaleShadowDirectory.Plant(_root, ownerFile: false);
-        string elsewhere = Path.Combine(_root, "lockable");
+        string directory = StaleShadowDirectory.Plant(Root, ownerFile: false);
+        string elsewhere = Path.Combine(Root, "lockable");
         File.WriteAllText(elsewhere, string.Empty);
         File.CreateSymbolicLink(Path.Combine(directory, ".owner"), elsewhere);
         File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
@@ -122,7 +100,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ALockFileThatIsADirectory_IsNotOurs()
     {
-        string directory = StaleShadowDirectory.Plant(_root, ownerFile: false);
+        string directory = StaleShadowDirectory.Plant(Root, ownerFile: false);
         Directory.CreateDirectory(Path.Combine(directory, ".owner"));
         File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
 
@@ -134,7 +112,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ALockFileOfAnotherUser_IsNotOurs()
     {
-        string directory = StaleShadowDirectory.Plant(_root);
+        string directory = StaleShadowDirectory.Plant(Root);
         Assert.That(StaleShadowDirectory.LChown(Path.Combine(directory, ".owner"), Nobody, Nobody), Is.Zero);
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.NotOurs));
@@ -145,7 +123,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     public void ALockFileThatIsAFifo_IsNotOurs_AndNeverBlocksTheSweep()
     {
         // Opening a FIFO for reading blocks until a writer comes, unless O_NONBLOCK: a planted FIFO must not hang us.
-        string directory = StaleShadowDirectory.Plant(_root, ownerFile: false);
+        string directory = StaleShadowDirectory.Plant(Root, ownerFile: false);
         string fifo = Path.Combine(directory, ".owner");
         Assert.That(MkFifo(fifo, 0b110_000_000), Is.Zero, "mkfifo");
 
@@ -165,7 +143,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ALockHeldByALiveOwner_IsInUse_AndNothingIsRemoved()
     {
-        string directory = StaleShadowDirectory.Plant(_root);
+        string directory = StaleShadowDirectory.Plant(Root);
         File.WriteAllBytes(Path.Combine(directory, "libx.so"), [1]);
         using (new FileStream(Path.Combine(directory, ".owner"), FileMode.Open, FileAccess.ReadWrite, FileShare.None)) // flock(LOCK_EX)
         {
@@ -181,7 +159,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void NestedSubdirectories_AreRemovedWithTheirFiles()
     {
-        string directory = StaleShadowDirectory.Plant(_root);
+        string directory = StaleShadowDirectory.Plant(Root);
         string deepest = Directory.CreateDirectory(Path.Combine(directory, "a", "b", "c")).FullName;
         File.WriteAllBytes(Path.Combine(deepest, "f"), [1]);
         File.WriteAllBytes(Path.Combine(directory, "a", "g"), [1]);
@@ -195,9 +173,9 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ASubdirectorySymlink_IsUnlinked_NotFollowed()
     {
-        string target = Directory.CreateDirectory(Path.Combine(_root, "target")).FullName;
+        string target = Directory.CreateDirectory(Path.Combine(Root, "target")).FullName;
         File.WriteAllText(Path.Combine(target, "precious"), "keep me");
-        string directory = StaleShadowDirectory.Plant(_root);
+        string directory = StaleShadowDirectory.Plant(Root);
         Directory.CreateDirectory(Path.Combine(directory, "sub"));
         File.CreateSymbolicLink(Path.Combine(directory, "sub", "link"), target);
 
@@ -209,7 +187,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void SevenNestedLevels_AreRemoved()
     {
-        string directory = StaleShadowDirectory.Plant(_root);
+        string directory = StaleShadowDirectory.Plant(Root);
         string deepest = Directory.CreateDirectory(Path.Combine([directory, .. Levels(7)])).FullName;
         File.WriteAllBytes(Path.Combine(deepest, "f"), [1]);
 
@@ -220,7 +198,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void EightNestedLevels_AreNotWalked_AndTheSweepFailsKeepingTheLockFile()
     {
-        string directory = StaleShadowDirectory.Plant(_root);
+        string directory = StaleShadowDirectory.Plant(Root);
         Directory.CreateDirectory(Path.Combine([directory, .. Levels(8)]));
 
         Assert.That(Judge(Path.GetFileName(directory), out string reason), Is.EqualTo(SweepVerdict.Failed));
@@ -232,7 +210,7 @@ public sealed partial class UnixAbandonedDirectoryTests
     [Test]
     public void ASubdirectoryOfAnotherUser_IsNotEntered_AndTheSweepFailsKeepingTheLockFile()
     {
-        string directory = StaleShadowDirectory.Plant(_root);
+        string directory = StaleShadowDirectory.Plant(Root);
         string theirs = Directory.CreateDirectory(Path.Combine(directory, "sub", "theirs")).FullName;
         File.WriteAllBytes(Path.Combine(theirs, "f"), [1]);
         Assert.That(StaleShadowDirectory.LChown(theirs, Nobody, Nobody), Is.Zero);
@@ -253,8 +231,8 @@ public sealed partial class UnixAbandonedDirectoryTests
 
     private SweepVerdict Judge(string name, out string reason)
     {
-        using SafeFileHandle? root = UnixDescriptors.OpenDirectory(_root, out int errno);
-        Assert.That(root, Is.Not.Null, $"open {_root}: errno {errno}");
+        using SafeFileHandle? root = UnixDescriptors.OpenDirectory(Root, out int errno);
+        Assert.That(root, Is.Not.Null, $"open {Root}: errno {errno}");
         return UnixAbandonedDirectory.TryRemove(root!, name, out reason);
     }
 

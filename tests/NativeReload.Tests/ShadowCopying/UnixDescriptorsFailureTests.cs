@@ -12,7 +12,7 @@ namespace NativeReload.Tests.ShadowCopying;
 [TestFixture]
 [NonParallelizable]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class UnixDescriptorsFailureTests
+public sealed class UnixDescriptorsFailureTests() : TemporaryRootFixture("nr-descriptor-failure-", OperatingSystem.IsLinux() ? null : "statx layout and /proc/self/fd")
 {
     private const int EIO = 5;
     private const int ENOMEM = 12;
@@ -20,20 +20,13 @@ public sealed class UnixDescriptorsFailureTests
     private const int EMFILE = 24;
     private const uint STATX_UID = 0x8;
 
-    private string _root = null!;
     private FaultyUnixCalls _calls = null!;
 
     [SetUp]
     public void SetUp()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            Assert.Ignore("statx layout and /proc/self/fd");
-        }
-
-        _root = Directory.CreateTempSubdirectory("nr-descriptor-failure-").FullName;
-        File.WriteAllText(Path.Combine(_root, "file"), "x");
-        Directory.CreateDirectory(Path.Combine(_root, "dir"));
+        File.WriteAllText(Path.Combine(Root, "file"), "x");
+        Directory.CreateDirectory(Path.Combine(Root, "dir"));
         _calls = FaultyUnixCalls.Install();
     }
 
@@ -41,10 +34,6 @@ public sealed class UnixDescriptorsFailureTests
     public void TearDown()
     {
         _calls?.Dispose();
-        if (_root is not null && Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
     }
 
     [Test]
@@ -93,7 +82,7 @@ public sealed class UnixDescriptorsFailureTests
     public void TryGetOwnerAndMode_WhenStatFails_IsFalse()
     {
         // Mode 0000: the zeroes a failed statx leaves would even agree with .NET's view of the mode.
-        File.SetUnixFileMode(Path.Combine(_root, "file"), UnixFileMode.None);
+        File.SetUnixFileMode(Path.Combine(Root, "file"), UnixFileMode.None);
         using SafeFileHandle root = OpenRoot();
         using SafeFileHandle? file = UnixDescriptors.OpenFile(root, "file", out _);
         _calls.Fail(UnixCall.Stat, EIO);
@@ -120,7 +109,7 @@ public sealed class UnixDescriptorsFailureTests
         _calls.After(UnixCall.Open, () => Marshal.SetLastPInvokeError(EACCES));
         _calls.After(UnixCall.OpenAt, () => Marshal.SetLastPInvokeError(EACCES));
 
-        using SafeFileHandle? root = UnixDescriptors.OpenDirectory(_root, out int rootErrno);
+        using SafeFileHandle? root = UnixDescriptors.OpenDirectory(Root, out int rootErrno);
         using SafeFileHandle? dir = UnixDescriptors.OpenSubdirectory(root!, "dir", out int dirErrno);
         using SafeFileHandle? file = UnixDescriptors.OpenFile(root!, "file", out int fileErrno);
 
@@ -155,8 +144,8 @@ public sealed class UnixDescriptorsFailureTests
 
     private SafeFileHandle OpenRoot()
     {
-        SafeFileHandle? root = UnixDescriptors.OpenDirectory(_root, out int errno);
-        Assert.That(root, Is.Not.Null, $"open {_root}: errno {errno}");
+        SafeFileHandle? root = UnixDescriptors.OpenDirectory(Root, out int errno);
+        Assert.That(root, Is.Not.Null, $"open {Root}: errno {errno}");
         return root!;
     }
 

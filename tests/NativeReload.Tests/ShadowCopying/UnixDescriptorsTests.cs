@@ -13,37 +13,15 @@ namespace NativeReload.Tests.ShadowCopying;
 [TestFixture]
 [NonParallelizable]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class UnixDescriptorsTests
+public sealed class UnixDescriptorsTests() : TemporaryRootFixture("nr-unix-descriptors-", OperatingSystem.IsWindows() ? "Unix descriptors" : null)
 {
     private const int OCloexec = 0x80000; // 02000000 on every Linux architecture
     private const int ONonBlock = 0x800;  // 04000 on every Linux architecture
 
-    private string _root = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Assert.Ignore("Unix descriptors");
-        }
-
-        _root = Directory.CreateTempSubdirectory("nr-unix-descriptors-").FullName;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        if (_root is not null && Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
-
     [Test]
     public void OpenDirectory_OfAMissingPath_IsNull_WithENOENT()
     {
-        using SafeFileHandle? handle = UnixDescriptors.OpenDirectory(Path.Combine(_root, "missing"), out int errno);
+        using SafeFileHandle? handle = UnixDescriptors.OpenDirectory(Path.Combine(Root, "missing"), out int errno);
 
         Assert.That(handle, Is.Null);
         Assert.That(errno, Is.EqualTo(UnixDescriptors.ENOENT));
@@ -52,7 +30,7 @@ public sealed class UnixDescriptorsTests
     [Test]
     public void OpenDirectory_OfAFile_IsNull_WithENOTDIR()
     {
-        string file = Path.Combine(_root, "file");
+        string file = Path.Combine(Root, "file");
         File.WriteAllText(file, "x");
 
         using SafeFileHandle? handle = UnixDescriptors.OpenDirectory(file, out int errno);
@@ -64,9 +42,9 @@ public sealed class UnixDescriptorsTests
     [Test]
     public void OpenSubdirectory_RefusesAFile_AndALinkToADirectory()
     {
-        File.WriteAllText(Path.Combine(_root, "file"), "x");
-        Directory.CreateDirectory(Path.Combine(_root, "dir"));
-        File.CreateSymbolicLink(Path.Combine(_root, "link"), Path.Combine(_root, "dir"));
+        File.WriteAllText(Path.Combine(Root, "file"), "x");
+        Directory.CreateDirectory(Path.Combine(Root, "dir"));
+        File.CreateSymbolicLink(Path.Combine(Root, "link"), Path.Combine(Root, "dir"));
         using SafeFileHandle root = OpenRoot();
 
         using SafeFileHandle? file = UnixDescriptors.OpenSubdirectory(root, "file", out int fileErrno);
@@ -83,8 +61,8 @@ public sealed class UnixDescriptorsTests
     [Test]
     public void OpenFile_RefusesALink_WithELOOP()
     {
-        File.WriteAllText(Path.Combine(_root, "file"), "x");
-        File.CreateSymbolicLink(Path.Combine(_root, "link"), Path.Combine(_root, "file"));
+        File.WriteAllText(Path.Combine(Root, "file"), "x");
+        File.CreateSymbolicLink(Path.Combine(Root, "link"), Path.Combine(Root, "file"));
         using SafeFileHandle root = OpenRoot();
 
         using SafeFileHandle? link = UnixDescriptors.OpenFile(root, "link", out int errno);
@@ -104,8 +82,8 @@ public sealed class UnixDescriptorsTests
             Assert.Ignore("/proc/self/fdinfo");
         }
 
-        File.WriteAllText(Path.Combine(_root, "file"), "x");
-        Directory.CreateDirectory(Path.Combine(_root, "dir"));
+        File.WriteAllText(Path.Combine(Root, "file"), "x");
+        Directory.CreateDirectory(Path.Combine(Root, "dir"));
         using SafeFileHandle root = OpenRoot();
         using SafeFileHandle? dir = UnixDescriptors.OpenSubdirectory(root, "dir", out _);
         using SafeFileHandle? file = UnixDescriptors.OpenFile(root, "file", out _);
@@ -126,11 +104,11 @@ public sealed class UnixDescriptorsTests
         for (int i = 0; i < 300; i++)
         {
             string name = $"entry-{i:D3}";
-            File.WriteAllBytes(Path.Combine(_root, name), []);
+            File.WriteAllBytes(Path.Combine(Root, name), []);
             expected.Add(name);
         }
 
-        Directory.CreateDirectory(Path.Combine(_root, "sub"));
+        Directory.CreateDirectory(Path.Combine(Root, "sub"));
         expected.Add("sub");
         using SafeFileHandle root = OpenRoot();
 
@@ -150,12 +128,12 @@ public sealed class UnixDescriptorsTests
     [Test]
     public void TryGetOwnerAndMode_ReadsTheOwnerTypeAndPermissions()
     {
-        string file = Path.Combine(_root, "file");
+        string file = Path.Combine(Root, "file");
         File.WriteAllText(file, "x");
         File.SetUnixFileMode(file, (UnixFileMode)0b110_100_000); // 0640
         Assert.That(StaleShadowDirectory.LChown(file, 65534, 65534), Is.Zero);
-        Directory.CreateDirectory(Path.Combine(_root, "dir"));
-        File.SetUnixFileMode(Path.Combine(_root, "dir"), (UnixFileMode)0b111_000_000);
+        Directory.CreateDirectory(Path.Combine(Root, "dir"));
+        File.SetUnixFileMode(Path.Combine(Root, "dir"), (UnixFileMode)0b111_000_000);
         using SafeFileHandle root = OpenRoot();
         using SafeFileHandle? fileHandle = UnixDescriptors.OpenFile(root, "file", out _);
         using SafeFileHandle? dirHandle = UnixDescriptors.OpenSubdirectory(root, "dir", out _);
@@ -172,7 +150,7 @@ public sealed class UnixDescriptorsTests
     [Test]
     public void TryLockExclusive_WhileAnotherDescriptorHoldsTheLock_IsEWOULDBLOCK_AndSucceedsOnceReleased()
     {
-        string file = Path.Combine(_root, ".owner");
+        string file = Path.Combine(Root, ".owner");
         File.WriteAllText(file, string.Empty);
         using SafeFileHandle root = OpenRoot();
         using SafeFileHandle? handle = UnixDescriptors.OpenFile(root, ".owner", out _);
@@ -188,10 +166,10 @@ public sealed class UnixDescriptorsTests
     [Test]
     public void Unlink_RemovesALinkNotItsTarget_RefusesADirectoryAsAFile_AndRemovesAnEmptyDirectory()
     {
-        string target = Path.Combine(_root, "target");
+        string target = Path.Combine(Root, "target");
         File.WriteAllText(target, "keep me");
-        File.CreateSymbolicLink(Path.Combine(_root, "link"), target);
-        Directory.CreateDirectory(Path.Combine(_root, "dir"));
+        File.CreateSymbolicLink(Path.Combine(Root, "link"), target);
+        Directory.CreateDirectory(Path.Combine(Root, "dir"));
         using SafeFileHandle root = OpenRoot();
 
         Assert.That(UnixDescriptors.Unlink(root, "link", removeDirectory: false), Is.Zero);
@@ -199,13 +177,13 @@ public sealed class UnixDescriptorsTests
         Assert.That(UnixDescriptors.Unlink(root, "dir", removeDirectory: false), Is.EqualTo(UnixDescriptors.EISDIR));
         Assert.That(UnixDescriptors.Unlink(root, "dir", removeDirectory: true), Is.Zero);
         Assert.That(UnixDescriptors.Unlink(root, "dir", removeDirectory: true), Is.EqualTo(UnixDescriptors.ENOENT));
-        Assert.That(Directory.GetFileSystemEntries(_root), Is.EqualTo(new[] { target }));
+        Assert.That(Directory.GetFileSystemEntries(Root), Is.EqualTo(new[] { target }));
     }
 
     [Test]
     public void MakeTemporaryDirectory_UnderAMissingFolder_ThrowsNamingTheTemplateAndTheReason()
     {
-        string template = Path.Combine(_root, "missing", "nativereload-1-");
+        string template = Path.Combine(Root, "missing", "nativereload-1-");
 
         var error = Assert.Throws<IOException>(() => UnixDirectories.MakeTemporaryDirectory(template));
 
@@ -217,8 +195,8 @@ public sealed class UnixDescriptorsTests
     {
         const string Dir = "répertoire-😀";
         const string File_ = "bibliothèque-ü.so";
-        Directory.CreateDirectory(Path.Combine(_root, Dir));
-        File.WriteAllText(Path.Combine(_root, File_), "x");
+        Directory.CreateDirectory(Path.Combine(Root, Dir));
+        File.WriteAllText(Path.Combine(Root, File_), "x");
         using SafeFileHandle root = OpenRoot();
 
         using (SafeFileHandle? dir = UnixDescriptors.OpenSubdirectory(root, Dir, out int dirErrno))
@@ -230,7 +208,7 @@ public sealed class UnixDescriptorsTests
         Assert.That(UnixDescriptors.ReadNames(root), Is.EquivalentTo(new[] { Dir, File_ }));
         Assert.That(UnixDescriptors.Unlink(root, File_, removeDirectory: false), Is.Zero);
         Assert.That(UnixDescriptors.Unlink(root, Dir, removeDirectory: true), Is.Zero);
-        Assert.That(Directory.GetFileSystemEntries(_root), Is.Empty);
+        Assert.That(Directory.GetFileSystemEntries(Root), Is.Empty);
     }
 
     [Test]
@@ -244,8 +222,8 @@ public sealed class UnixDescriptorsTests
 
     private SafeFileHandle OpenRoot()
     {
-        SafeFileHandle? root = UnixDescriptors.OpenDirectory(_root, out int errno);
-        Assert.That(root, Is.Not.Null, $"open {_root}: errno {errno}");
+        SafeFileHandle? root = UnixDescriptors.OpenDirectory(Root, out int errno);
+        Assert.That(root, Is.Not.Null, $"open {Root}: errno {errno}");
         return root!;
     }
 

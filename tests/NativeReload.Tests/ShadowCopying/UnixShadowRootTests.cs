@@ -10,46 +10,24 @@ namespace NativeReload.Tests.ShadowCopying;
 [TestFixture]
 [NonParallelizable]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class UnixShadowRootTests
+public sealed class UnixShadowRootTests() : TemporaryRootFixture("nr-unix-root-", OperatingSystem.IsWindows() ? "Unix set-up" : null)
 {
     private const int DirectoryLeftEvent = 22;
     private const int SweepUnavailableEvent = 26;
-
-    private string _root = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Assert.Ignore("Unix set-up");
-        }
-
-        _root = Directory.CreateTempSubdirectory("nr-unix-root-").FullName;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        if (_root is not null && Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
 
     [Test]
     public void Create_OnAFilesystemThatIgnoresModes_IsRefusedInOneLine_AndLeavesNothingBehind()
     {
         var system = new ModesIgnored();
-        Assert.Throws<IOException>(() => system.Create(_root)); // first use opens the runtime's own descriptors
+        Assert.Throws<IOException>(() => system.Create(Root)); // first use opens the runtime's own descriptors
         int descriptors = Descriptors();
 
-        IOException refused = Assert.Throws<IOException>(() => system.Create(_root))!;
+        IOException refused = Assert.Throws<IOException>(() => system.Create(Root))!;
 
         Assert.That(refused.Message, Is.EqualTo(
             $"{system.Staging}: cannot set up the shadow directory: it is accessible to other users (mode 777); "
             + "choose a root on a filesystem with Unix permissions"));
-        Assert.That(Directory.GetFileSystemEntries(_root), Is.Empty, "the staging directory is removed");
+        Assert.That(Directory.GetFileSystemEntries(Root), Is.Empty, "the staging directory is removed");
         Assert.That(Descriptors(), Is.EqualTo(descriptors));
     }
 
@@ -57,22 +35,22 @@ public sealed class UnixShadowRootTests
     public void Create_WhenTheRenameIntoPlaceFails_ReleasesTheLock_RemovesTheStagingDirectory_AndSaysWhy()
     {
         var system = new FinalNameTaken();
-        Assert.Throws<IOException>(() => system.Create(_root)); // first use opens the runtime's own descriptors
+        Assert.Throws<IOException>(() => system.Create(Root)); // first use opens the runtime's own descriptors
         File.Delete(system.Taken);
         int descriptors = Descriptors();
 
-        IOException refused = Assert.Throws<IOException>(() => system.Create(_root))!;
+        IOException refused = Assert.Throws<IOException>(() => system.Create(Root))!;
 
         Assert.That(refused.Message, Does.StartWith($"{system.Staging}: cannot set up the shadow directory: "));
         Assert.That(refused.InnerException, Is.InstanceOf<IOException>());
-        Assert.That(Directory.GetFileSystemEntries(_root), Is.EqualTo(new[] { system.Taken }), "only the entry that was in the way");
+        Assert.That(Directory.GetFileSystemEntries(Root), Is.EqualTo(new[] { system.Taken }), "only the entry that was in the way");
         Assert.That(Descriptors(), Is.EqualTo(descriptors), "the lock file's descriptor is closed");
     }
 
     [Test]
     public void Create_SweepsItsRootTheFirstTimeItIsUsed_AndOnlyThen()
     {
-        string root = Path.Combine(_root, "fresh");
+        string root = Path.Combine(Root, "fresh");
         Directory.CreateDirectory(root);
         string first = StaleShadowDirectory.Plant(root);
 
@@ -91,17 +69,17 @@ public sealed class UnixShadowRootTests
     [Test]
     public void WithoutDescriptorCalls_NothingIsSwept_AndThatIsSaidOnce_AsAWarning()
     {
-        string stale = StaleShadowDirectory.Plant(_root);
+        string stale = StaleShadowDirectory.Plant(Root);
         var log = new RecordingLogger();
         var system = new UnsweptUnixShadowRoot();
 
-        Assert.That(system.RemoveAbandoned(_root, log), Is.Zero);
-        Assert.That(system.RemoveAbandoned(_root, log), Is.Zero);
+        Assert.That(system.RemoveAbandoned(Root, log), Is.Zero);
+        Assert.That(system.RemoveAbandoned(Root, log), Is.Zero);
 
         Assert.That(Directory.Exists(stale), Is.True);
         string[] warnings = log.Lines(SweepUnavailableEvent);
         Assert.That(warnings, Has.Length.EqualTo(1));
-        Assert.That(warnings[0], Does.StartWith($"Not removing shadow directories left under {_root} by exited processes: descriptor-relative deletion is not implemented for "));
+        Assert.That(warnings[0], Does.StartWith($"Not removing shadow directories left under {Root} by exited processes: descriptor-relative deletion is not implemented for "));
         Assert.That(warnings[0], Does.EndWith($"({IntPtr.Size * 8}-bit)"));
         Assert.That(log.Entries.Single().Level, Is.EqualTo(Microsoft.Extensions.Logging.LogLevel.Warning));
     }
@@ -111,7 +89,7 @@ public sealed class UnixShadowRootTests
     {
         var system = new UnsweptUnixShadowRoot();
         string path;
-        using (var shadows = ShadowCopyDirectory.CreateOn(system, _root, null))
+        using (var shadows = ShadowCopyDirectory.CreateOn(system, Root, null))
         {
             path = shadows.Path;
             shadows.WriteCopy("libgreeter.so", 1, [1, 2, 3]);
@@ -133,7 +111,7 @@ public sealed class UnixShadowRootTests
         SweepVerdict verdict = Enum.Parse<SweepVerdict>(verdictName); // the enum is internal: a public test takes its name
         var system = new RemovalAnswers(verdict);
         var log = new RecordingLogger();
-        var shadows = ShadowCopyDirectory.CreateOn(system, _root, log);
+        var shadows = ShadowCopyDirectory.CreateOn(system, Root, log);
 
         shadows.Dispose();
         shadows.Dispose();
