@@ -37,6 +37,10 @@ internal static class UnixAbandonedDirectory
     private const int MaxDepth = 8; // our directories hold only files; a deep tree is not ours to walk
     private const int OwnerOnlyDirectory = 0x1C0; // 0700
 
+    // TryGetOwnerAndMode refuses when the platform's stat fails or its mode differs from .NET's (a layout this code got
+    // wrong): say that, not the zeroes or the misread values it leaves behind.
+    private const string UnreadableOwner = "its owner and mode cannot be read reliably (stat failed, or disagrees with .NET's)";
+
     /// <summary>Removes <c>root/name</c> if it is our abandoned shadow directory.</summary>
     /// <param name="root">An open descriptor of the shadow root.</param>
     /// <param name="name">The entry's name in the root (already matched against our naming).</param>
@@ -53,8 +57,13 @@ internal static class UnixAbandonedDirectory
             return SweepVerdict.NotOurs;
         }
 
-        if (!UnixDescriptors.TryGetOwnerAndMode(directory, out uint uid, out int mode)
-            || !UnixDescriptors.IsDirectory(mode) || uid != me || (mode & 0xFFF) != OwnerOnlyDirectory)
+        if (!UnixDescriptors.TryGetOwnerAndMode(directory, out uint uid, out int mode))
+        {
+            reason = UnreadableOwner;
+            return SweepVerdict.NotOurs;
+        }
+
+        if (!UnixDescriptors.IsDirectory(mode) || uid != me || (mode & 0xFFF) != OwnerOnlyDirectory)
         {
             reason = $"owner uid {uid}, mode {Convert.ToString(mode & 0xFFF, 8)}: only directories of uid {me} with mode 700 are ours";
             return SweepVerdict.NotOurs;
@@ -167,8 +176,12 @@ internal static class UnixAbandonedDirectory
                 return errno == UnixDescriptors.ENOENT ? null : $"{name}: {Describe(errno)}";
             }
 
-            if (!UnixDescriptors.TryGetOwnerAndMode(subdirectory, out uint uid, out int mode)
-                || !UnixDescriptors.IsDirectory(mode) || uid != UnixDescriptors.EffectiveUserId())
+            if (!UnixDescriptors.TryGetOwnerAndMode(subdirectory, out uint uid, out int mode))
+            {
+                return $"{name}: {UnreadableOwner}";
+            }
+
+            if (!UnixDescriptors.IsDirectory(mode) || uid != UnixDescriptors.EffectiveUserId())
             {
                 return $"{name}: not a directory of ours (uid {uid})";
             }
