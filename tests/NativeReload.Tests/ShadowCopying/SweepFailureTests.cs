@@ -113,6 +113,41 @@ public sealed class SweepFailureTests() : TemporaryRootFixture("nr-sweep-failure
     }
 
     [Test]
+    public void ARootThatCannotBeOpened_IsNotSwept_AndTheSweepDoesNotThrow()
+    {
+        _calls.Fail(UnixCall.Open, EACCES);
+
+        Assert.That(ShadowCopyDirectory.RemoveAbandoned(Root), Is.Zero);
+        Assert.That(File.Exists(LockFile), Is.True);
+        Assert.That(_calls.Count(UnixCall.OpenAt), Is.Zero, "nothing under it was looked at");
+    }
+
+    [Test]
+    public void ARootThatCannotBeListed_IsNotSwept_AndTheSweepDoesNotThrow()
+    {
+        _calls.Fail(UnixCall.Dup, EMFILE);
+
+        Assert.That(ShadowCopyDirectory.RemoveAbandoned(Root), Is.Zero);
+        Assert.That(File.Exists(LockFile), Is.True);
+        Assert.That(_calls.Count(UnixCall.OpenAt), Is.Zero, "nothing under it was looked at");
+    }
+
+    [Test]
+    public void Dispose_WhenTheRootCannotBeOpened_LeavesItsDirectory_AndSaysWhy()
+    {
+        var log = new RecordingLogger();
+        var shadows = ShadowCopyDirectory.Create(Root, log);
+        int opensBefore = _calls.Count(UnixCall.Open); // Create's own sweep of the root
+        _calls.Fail(UnixCall.Open, EACCES);
+
+        shadows.Dispose();
+
+        Assert.That(Directory.Exists(shadows.Path), Is.True);
+        Assert.That(log.Lines(22), Is.EqualTo(new[] { $"Shadow directory {shadows.Path} left for the next start: {Message(EACCES)}" }));
+        Assert.That(_calls.Count(UnixCall.Open) - opensBefore, Is.EqualTo(10), "retried like any failed removal");
+    }
+
+    [Test]
     public void ADirectoryThatCannotBeListed_FailsTheSweep_KeepingEverything()
     {
         string library = Library(_directory);
