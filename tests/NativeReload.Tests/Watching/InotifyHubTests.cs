@@ -172,6 +172,50 @@ public sealed class InotifyHubTests
     }
 
     [Test]
+    public void QueueOverflow_EverySubscriberInEveryDirectoryHearsAChange()
+    {
+        // The kernel drops events once fs.inotify.max_queued_events wait unread, and says so with one IN_Q_OVERFLOW
+        // event that names no directory: nobody knows whose change was lost, so every library must look again.
+        // Overflow for real: a subscriber blocks the reader thread (callbacks run on it), the test queues more events
+        // than the kernel keeps, then lets it go. The subscriber in the other directory saw nothing happen there.
+        string otherDirectory = Directory.CreateTempSubdirectory("nativereload-inotify-other-").FullName;
+        try
+        {
+            using var blocked = new ManualResetEventSlim();
+            using var release = new ManualResetEventSlim();
+            var elsewhere = new KindRecorder();
+            _subscriptions.Add(_hub.Watch(_directory, "libblocking.so", _ =>
+            {
+                blocked.Set();
+                release.Wait(TimeSpan.FromSeconds(30));
+            }));
+            _subscriptions.Add(_hub.Watch(otherDirectory, "liba.so", elsewhere.Callback));
+            int queueLimit = int.Parse(File.ReadAllText("/proc/sys/fs/inotify/max_queued_events"), System.Globalization.CultureInfo.InvariantCulture);
+
+            try
+            {
+                File.WriteAllBytes(PathOf("libblocking.so"), [1]);
+                Assert.That(blocked.Wait(TimeSpan.FromSeconds(10)), Is.True, "the subscriber blocks the reader thread");
+                for (int i = 0; i <= queueLimit; i++)
+                {
+                    File.WriteAllBytes(PathOf($"noise{i}"), []); // created and closed: two events each
+                }
+            }
+            finally
+            {
+                release.Set();
+            }
+
+            Eventually.That(() => elsewhere.Kinds.Length > 0, "the overflow reaches the other directory's subscriber", TimeSpan.FromSeconds(30));
+            Assert.That(elsewhere.Kinds, Is.EqualTo(new[] { FileChangeKind.Changed }), "a plain change: the quiet period and the checks apply");
+        }
+        finally
+        {
+            Directory.Delete(otherDirectory, recursive: true);
+        }
+    }
+
+    [Test]
     public void MissingDirectory_CannotBeWatched_WithTheReason()
     {
         string missing = Path.Combine(_directory, "missing");
