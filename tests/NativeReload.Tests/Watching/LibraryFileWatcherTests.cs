@@ -300,6 +300,36 @@ public sealed class LibraryFileWatcherTests
         AssertAWatcherHears(heard, second, [3, 3, 3], "a write to the new target is heard");
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public void LinkChainRetargetedOneHopAway_IsReported_AndTheNewTargetIsWatched(bool inotify)
+    {
+        // libx.so -> current -> a/libx.so, the layout of version switchers and deploy scripts: re-pointing `current`
+        // leaves libx.so's own link text as it was, only the final target moves. Here libx.so is also re-created in
+        // the same interval (so its watcher hears something and nothing looks missed): the poll must still see the move.
+        LibraryFileWatcher.UseInotify = inotify;
+        string first = Library("a", [1]);
+        string second = Library("b", [2, 2]);
+        string current = Path.Combine(_root, "current");
+        string link = Path.Combine(_root, "libx.so");
+        File.CreateSymbolicLink(current, first);
+        File.CreateSymbolicLink(link, "current");
+        var heard = new KindRecorder();
+        using LibraryFileWatcher watcher = Watch(link, heard);
+        Assert.That(watcher.WatchCount, Is.EqualTo(2), "the link's directory and its final target's");
+
+        File.CreateSymbolicLink(current + ".tmp", second);
+        File.Move(current + ".tmp", current, overwrite: true);
+        File.CreateSymbolicLink(link + ".tmp", "current");
+        File.Move(link + ".tmp", link, overwrite: true); // same link text: libx.so -> current
+        Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Renamed), "the re-created link is heard", TimeSpan.FromSeconds(10));
+        Thread.Sleep(Quiet);
+        watcher.Poll();
+
+        Assert.That(heard.Kinds, Does.Contain(FileChangeKind.Polled), "a link chain now resolving elsewhere is reported by the poll");
+        AssertAWatcherHears(heard, second, [3, 3, 3], "a write to the new final target is heard");
+    }
+
     [Test]
     public void SymbolicLinkTargetDirectoryDeleted_IsALostDirectory()
     {
