@@ -83,6 +83,23 @@ public sealed class SettledChangeLoopTests
     }
 
     [Test]
+    public void NotSettled_ThenClosedByTheWriter_IsAttemptedAtOnce_NotAtTheRetryTime()
+    {
+        // A linker still writing makes the first read find the file not settled: the retry waits a quiet period. When
+        // the writer then closes the file, that close is the news the retry was waiting for: it must not wait on.
+        TimeSpan longQuiet = TimeSpan.FromSeconds(5);
+        var attempts = new Attempts(n => n == 1);
+        using SettledChangeLoop loop = Loop(attempts.Run, quietPeriod: longQuiet);
+
+        Touch(); // written and closed: attempted at once, and found not settled
+        Eventually.That(() => attempts.Count >= 1, "the first attempt", TimeSpan.FromSeconds(10));
+        Touch(); // the writer's final close, during or right after that attempt
+
+        Eventually.That(() => attempts.Count >= 2, "an attempt after the close", TimeSpan.FromSeconds(10));
+        Assert.That(attempts.Gap(1), Is.LessThan(longQuiet / 2), "the close ends the wait; the retry's quiet period does not apply");
+    }
+
+    [Test]
     public void FailingAttempt_IsReportedOnce_AndNotRepeated()
     {
         var attempts = new Attempts(_ => throw new InvalidOperationException("boom"));
@@ -166,11 +183,11 @@ public sealed class SettledChangeLoopTests
         Assert.That(attempts.Count, Is.EqualTo(1));
     }
 
-    private SettledChangeLoop Loop(Func<bool> attempt, Action<Exception>? onError = null, TimeSpan? settleTimeout = null)
+    private SettledChangeLoop Loop(Func<bool> attempt, Action<Exception>? onError = null, TimeSpan? settleTimeout = null, TimeSpan? quietPeriod = null)
     {
         var options = new ReloadableLibraryOptions
         {
-            QuietPeriod = QuietPeriod,
+            QuietPeriod = quietPeriod ?? QuietPeriod,
             RenameDebounce = QuietPeriod,
             SettleTimeout = settleTimeout ?? TimeSpan.FromSeconds(2),
             PollInterval = TimeSpan.FromSeconds(5),
