@@ -61,6 +61,27 @@ public sealed class PartialContractTests
     }
 
     [Test]
+    public void OnlyTheInfoExport_IsStillAPlugin_SoItsVersionsAreChecked()
+    {
+        // A library that declares its versions but needs no hooks (stateless, or state it keeps itself) must not
+        // slip past the version check because nr_load and nr_unload are missing.
+        _probe.Files.ReplaceByRename("state_probe_info_only");
+
+        var e = Assert.Throws<LibraryLoadException>(() => _ = new ReloadableLibrary<ProbeExports>(
+            _probe.Files.LibraryPath, ProbeExports.Bind, new ReloadableLibraryOptions { WatchForChanges = false, ExpectedApiVersion = 5 }))!;
+        Assert.That(e.Reason, Is.EqualTo(ReloadFailureReason.AbiMismatch));
+        Assert.That(e.Detail, Is.EqualTo("API version mismatch: the library implements API 0, this host expects API 5"));
+
+        using (var library = new ReloadableLibrary<ProbeExports>(
+            _probe.Files.LibraryPath, ProbeExports.Bind, new ReloadableLibraryOptions { WatchForChanges = false, ExpectedApiVersion = 0 }))
+        {
+            Assert.That(library.Current.Exports.GetMessage(), Is.EqualTo("probe info only"), "the API it declares is accepted");
+        }
+
+        Assert.That(_probe.HookLines(), Is.Empty, "no hook exists, none is called");
+    }
+
+    [Test]
     public void InfoExportReturningNull_MeansNoInfo_SoTheBlockIsEmptyAndTheProbeRefusesIt()
     {
         _probe.Files.ReplaceByRename("state_probe_null_info");
