@@ -150,10 +150,7 @@ public sealed class LibraryFileWatcherTests
         var heard = new KindRecorder();
         using LibraryFileWatcher watcher = Watch(library, heard);
 
-        DeleteAndHear(directory, heard);
-        watcher.Poll();
-        Directory.CreateDirectory(directory);
-        watcher.Poll();
+        DeleteAndBringBack(directory, heard, watcher);
 
         Assert.That(watcher.WatchCount, Is.EqualTo(1));
         AssertAWatcherHears(heard, library, [1, 2], "the build right after the directory came back is heard, with no second poll");
@@ -171,10 +168,7 @@ public sealed class LibraryFileWatcherTests
         using LibraryFileWatcher watcher = Watch(library, heard);
         using LibraryFileWatcher neighbourWatcher = Watch(neighbour, new KindRecorder()); // never polled: keeps the shared watcher
 
-        DeleteAndHear(directory, heard);
-        watcher.Poll();
-        Directory.CreateDirectory(directory);
-        watcher.Poll();
+        DeleteAndBringBack(directory, heard, watcher);
 
         AssertAWatcherHears(heard, library, [1, 2], "the directory's shared watcher was renewed, not reused deaf");
     }
@@ -415,6 +409,15 @@ public sealed class LibraryFileWatcherTests
     }
 
     /// <summary>Writes <paramref name="content"/> and checks that a watcher, not the poll, reports it.</summary>
+    /// <summary>Deletes the library's directory, polls once it is heard gone, re-creates it (empty) and polls again.</summary>
+    private static void DeleteAndBringBack(string directory, KindRecorder heard, LibraryFileWatcher watcher)
+    {
+        DeleteAndHear(directory, heard);
+        watcher.Poll();
+        Directory.CreateDirectory(directory);
+        watcher.Poll();
+    }
+
     private static void AssertAWatcherHears(KindRecorder heard, string path, byte[] content, string what)
     {
         heard.Clear();
