@@ -233,6 +233,14 @@ public sealed partial class ShadowCopyDirectoryTests
         File.Copy(TestPaths.Fixture("greeter_v1"), path);
         string[] before = Directory.GetDirectories(root);
         var start = new ProcessStartInfo(TestPaths.Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (!kill && SigintIgnoredHere())
+        {
+            // Ignored signals are inherited: the host would ignore the Ctrl+C too, and rightly (nohup semantics).
+            start.FileName = "env";
+            start.ArgumentList.Add("--default-signal=INT");
+            start.ArgumentList.Add(TestPaths.Cli);
+        }
+
         foreach (string argument in new[] { "run", path, "--every", "100ms" })
         {
             start.ArgumentList.Add(argument);
@@ -260,6 +268,23 @@ public sealed partial class ShadowCopyDirectoryTests
         {
             Directory.Delete(libraryDir, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// True when this process ignores SIGINT, as everything started in the background by a non-interactive shell does
+    /// (<c>cmd &amp;</c> in a script, <c>nohup</c>, a CI step that backgrounds the tests). Read from /proc (Linux only;
+    /// elsewhere false, and the test runs as it is).
+    /// </summary>
+    private static bool SigintIgnoredHere()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        string mask = File.ReadLines("/proc/self/status").First(line => line.StartsWith("SigIgn:", StringComparison.Ordinal))["SigIgn:".Length..].Trim();
+        const ulong sigint = 1UL << (2 - 1); // bit n-1 stands for signal n
+        return (ulong.Parse(mask, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) & sigint) != 0;
     }
 
     [LibraryImport("libc", EntryPoint = "kill")]
