@@ -282,9 +282,7 @@ public sealed class LibraryFileWatcherTests
         watcher.Poll();
 
         heard.Clear();
-        string temporary = link + ".tmp";
-        File.CreateSymbolicLink(temporary, second);
-        File.Move(temporary, link, overwrite: true); // ln -sfn: the link now points elsewhere
+        Repoint(link, second);
         Eventually.That(() => heard.Kinds.Length > 0, "the retargeted link is heard", TimeSpan.FromSeconds(10));
         Thread.Sleep(Quiet);
         watcher.Poll();
@@ -312,10 +310,8 @@ public sealed class LibraryFileWatcherTests
         using LibraryFileWatcher watcher = Watch(link, heard);
         Assert.That(watcher.WatchCount, Is.EqualTo(2), "the link's directory and its final target's");
 
-        File.CreateSymbolicLink(current + ".tmp", second);
-        File.Move(current + ".tmp", current, overwrite: true);
-        File.CreateSymbolicLink(link + ".tmp", "current");
-        File.Move(link + ".tmp", link, overwrite: true); // same link text: libx.so -> current
+        Repoint(current, second);
+        Repoint(link, "current"); // same link text: libx.so -> current
         Eventually.That(() => heard.Kinds.Contains(FileChangeKind.Renamed), "the re-created link is heard", TimeSpan.FromSeconds(10));
         Thread.Sleep(Quiet);
         watcher.Poll();
@@ -416,6 +412,13 @@ public sealed class LibraryFileWatcherTests
         watcher.Poll();
         Directory.CreateDirectory(directory);
         watcher.Poll();
+    }
+
+    /// <summary><c>ln -sfn</c>: a new link beside <paramref name="link"/>, renamed over it in one step.</summary>
+    private static void Repoint(string link, string target)
+    {
+        File.CreateSymbolicLink(link + ".tmp", target);
+        File.Move(link + ".tmp", link, overwrite: true);
     }
 
     private static void AssertAWatcherHears(KindRecorder heard, string path, byte[] content, string what)
