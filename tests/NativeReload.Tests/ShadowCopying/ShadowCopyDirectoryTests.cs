@@ -258,7 +258,7 @@ public sealed partial class ShadowCopyDirectoryTests
             }
             else
             {
-                Assert.That(SendSignal(host.Process.Id, 2), Is.Zero, "kill(SIGINT)");
+                Assert.That(SendSignal(host.Process.Id, Sigint), Is.Zero, "kill(SIGINT)");
             }
 
             Assert.That(host.Process.WaitForExit(10_000), Is.True, "the host stopped");
@@ -269,6 +269,8 @@ public sealed partial class ShadowCopyDirectoryTests
             Directory.Delete(libraryDir, recursive: true);
         }
     }
+
+    private const int Sigint = 2;
 
     /// <summary>
     /// True when this process ignores SIGINT, as everything started in the background by a non-interactive shell does
@@ -283,8 +285,8 @@ public sealed partial class ShadowCopyDirectoryTests
         }
 
         string mask = File.ReadLines("/proc/self/status").First(line => line.StartsWith("SigIgn:", StringComparison.Ordinal))["SigIgn:".Length..].Trim();
-        const ulong sigint = 1UL << (2 - 1); // bit n-1 stands for signal n
-        return (ulong.Parse(mask, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) & sigint) != 0;
+        ulong bit = 1UL << (Sigint - 1); // bit n-1 stands for signal n
+        return (ulong.Parse(mask, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) & bit) != 0;
     }
 
     [LibraryImport("libc", EntryPoint = "kill")]
